@@ -1,0 +1,101 @@
+/*
+ * arena.c — bump allocator; see arena.h.
+ */
+#include "util/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct util_arena_chunk {
+    util_arena_chunk_t *next;
+    size_t size;
+    _Alignas(16) unsigned char data[];
+};
+
+#define ARENA_CHUNK 16384
+
+void util_arena_init(util_arena_t *a)
+{
+    a->chunks = NULL;
+    a->used = a->cap = 0;
+}
+
+void util_arena_dispose(util_arena_t *a)
+{
+    util_arena_chunk_t *c = a->chunks;
+    while (c != NULL) {
+        util_arena_chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    util_arena_init(a);
+}
+
+void *util_arena_alloc(util_arena_t *a, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    if (a->chunks == NULL || a->cap - a->used < size) {
+        if (size > ARENA_CHUNK / 4) {
+            /* large block: its own chunk, linked behind the current one so bumping goes on */
+            util_arena_chunk_t *big = calloc(1, sizeof(*big) + size);
+            if (big == NULL)
+                return NULL;
+            big->size = size;
+            if (a->chunks == NULL) {
+                big->next = NULL;
+                a->chunks = big;
+                a->used = a->cap = size;
+            } else {
+                big->next = a->chunks->next;
+                a->chunks->next = big;
+            }
+            return big->data;
+        }
+        util_arena_chunk_t *c = calloc(1, sizeof(*c) + ARENA_CHUNK);
+        if (c == NULL)
+            return NULL;
+        c->size = ARENA_CHUNK;
+        c->next = a->chunks;
+        a->chunks = c;
+        a->used = 0;
+        a->cap = ARENA_CHUNK;
+    }
+    void *p = a->chunks->data + a->used;
+    a->used += size;
+    return p;
+}
+
+char *util_arena_strndup(util_arena_t *a, const char *s, size_t len)
+{
+    char *p = util_arena_alloc(a, len + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *util_arena_strdup(util_arena_t *a, const char *s)
+{
+    return util_arena_strndup(a, s, strlen(s));
+}
+
+void util_arena_merge(util_arena_t *to, util_arena_t *from)
+{
+    if (from->chunks == NULL)
+        return;
+    /* |from|'s chunks go behind |to|'s current chunk so |to| keeps bumping where it was */
+    util_arena_chunk_t *last = from->chunks;
+    while (last->next != NULL)
+        last = last->next;
+    if (to->chunks == NULL) {
+        *to = *from;
+    } else {
+        last->next = to->chunks->next;
+        to->chunks->next = from->chunks;
+    }
+    util_arena_init(from);
+}

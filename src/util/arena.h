@@ -1,0 +1,29 @@
+/*
+ * arena.h — a bump allocator for long-lived, build-once structures (the descriptor
+ * registry, route tables): many small allocations, one free. Not for request memory,
+ * which comes from h2o's per-request pool.
+ */
+#ifndef PORTICO_UTIL_ARENA_H
+#define PORTICO_UTIL_ARENA_H
+
+#include <stddef.h>
+
+typedef struct util_arena_chunk util_arena_chunk_t;
+
+typedef struct util_arena {
+    util_arena_chunk_t *chunks;
+    size_t used; /* bytes used in the newest chunk */
+    size_t cap;  /* capacity of the newest chunk */
+} util_arena_t;
+
+void util_arena_init(util_arena_t *a);
+void util_arena_dispose(util_arena_t *a);
+/* Zeroed, 16-byte aligned memory, or NULL on allocation failure. */
+void *util_arena_alloc(util_arena_t *a, size_t size);
+/* Copies |len| bytes of |s| and a terminating NUL. */
+char *util_arena_strndup(util_arena_t *a, const char *s, size_t len);
+char *util_arena_strdup(util_arena_t *a, const char *s);
+/* Moves every chunk of |from| into |to| (|from| is left empty). */
+void util_arena_merge(util_arena_t *to, util_arena_t *from);
+
+#endif
