@@ -173,7 +173,8 @@ static int push_segment(parser_t *p, path_template_seg_kind_t kind, const char *
 {
     path_template_t *t = p->t;
     if (t->nsegments > 0 && t->segments[t->nsegments - 1].kind == PATH_TEMPLATE_SEG_DSTAR)
-        return fail_at(p, p->dstar_pos, PATH_TEMPLATE_ERR_DSTAR_NOT_LAST, "\"**\" must be the last segment (only a verb may follow it)");
+        return fail_at(p, p->dstar_pos, PATH_TEMPLATE_ERR_DSTAR_NOT_LAST,
+                       "\"**\" must be the last segment (only a verb may follow it)");
     if (t->nsegments == PATH_TEMPLATE_MAX_SEGMENTS)
         return fail_at(p, p->pos, PATH_TEMPLATE_ERR_TOO_BIG, "more than 64 segments");
     if (t->nsegments == p->seg_cap) {
@@ -372,7 +373,8 @@ static int parse_variable(parser_t *p, char *scratch)
     }
     if (!at(p, '}')) {
         if (at(p, ':'))
-            return fail_at(p, p->pos, PATH_TEMPLATE_ERR_VERB_NOT_LAST, "a verb must come after the last segment, not inside a variable");
+            return fail_at(p, p->pos, PATH_TEMPLATE_ERR_VERB_NOT_LAST,
+                           "a verb must come after the last segment, not inside a variable");
         char msg[64];
         snprintf(msg, sizeof(msg), "expected '}' or '=' after the field name, found '%c'", p->src[p->pos]);
         return fail_at(p, p->pos, PATH_TEMPLATE_ERR_BAD_IDENT, msg);
@@ -412,7 +414,8 @@ static int parse_template(parser_t *p, char *scratch)
             return -1;
         if (p->pos < p->len) {
             if (p->src[p->pos] == '/' || p->src[p->pos] == ':')
-                return fail_at(p, colon, PATH_TEMPLATE_ERR_VERB_NOT_LAST, "a verb (\":...\") is only allowed after the last segment");
+                return fail_at(p, colon, PATH_TEMPLATE_ERR_VERB_NOT_LAST,
+                               "a verb (\":...\") is only allowed after the last segment");
             if (p->src[p->pos] == '}')
                 return fail_at(p, p->pos, PATH_TEMPLATE_ERR_UNBALANCED_BRACE, "'}' without a matching '{'");
             return fail_at(p, p->pos, PATH_TEMPLATE_ERR_BAD_CHAR, "'{' is not allowed in a verb");

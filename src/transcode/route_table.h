@@ -70,8 +70,8 @@ typedef enum route_match_status {
 typedef struct route_match {
     /* ROUTE_MATCH_OK */
     void *target;
-    const char *method;   /* the route's method as declared ("GET", "*") */
-    const char *tmpl;     /* the route's template as written */
+    const char *method; /* the route's method as declared ("GET", "*") */
+    const char *tmpl;   /* the route's template as written */
     const path_template_t *parsed;
     route_capture_t captures[PATH_TEMPLATE_MAX_VARS];
     size_t ncaptures;
