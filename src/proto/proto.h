@@ -193,6 +193,14 @@ int proto_registry_load_file(proto_registry_t *r, const char *path, util_error_t
 int proto_registry_load_buffer(proto_registry_t *r, const uint8_t *data, size_t len, const char *source_name,
                                util_error_t *err);
 
+/*
+ * Loads the types the gateway itself needs (google.rpc.Status, google.rpc error details,
+ * google.api.HttpBody, google.api annotations, with their imports), compiled in. Files the
+ * registry already has by name are kept as they are. Call it after the user's sets.
+ * Returns 0, or -1 when the user's sets define the same symbols in other files.
+ */
+int proto_registry_load_builtin(proto_registry_t *r, util_error_t *err);
+
 const proto_message_t *proto_registry_find_message(const proto_registry_t *r, const char *full_name);
 const proto_enum_t *proto_registry_find_enum(const proto_registry_t *r, const char *full_name);
 const proto_service_t *proto_registry_find_service(const proto_registry_t *r, const char *full_name);

@@ -685,8 +685,8 @@ static void loader_dispose(loader_t *ld)
     util_arena_dispose(&ld->arena);
 }
 
-int proto_registry_load_buffer(proto_registry_t *r, const uint8_t *data, size_t len, const char *source_name,
-                               util_error_t *err)
+static int load_set(proto_registry_t *r, const uint8_t *data, size_t len, const char *source_name, int lenient,
+                    util_error_t *err)
 {
     Google__Protobuf__FileDescriptorSet *set = google__protobuf__file_descriptor_set__unpack(NULL, len, data);
     if (set == NULL || set->n_file == 0) {
@@ -718,7 +718,7 @@ int proto_registry_load_buffer(proto_registry_t *r, const uint8_t *data, size_t 
         if (old == NULL)
             old = util_strmap_get(&ld.files, fp->name, strlen(fp->name));
         if (old != NULL) {
-            if (!same_file(old, fp)) {
+            if (!lenient && !same_file(old, fp)) {
                 util_error_set(err, PROTO_ERR_DUPLICATE, "%s: file %s was already loaded with different contents",
                                source_name, fp->name);
                 goto fail;
@@ -794,6 +794,21 @@ fail:
     loader_dispose(&ld);
     google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
     return -1;
+}
+
+int proto_registry_load_buffer(proto_registry_t *r, const uint8_t *data, size_t len, const char *source_name,
+                               util_error_t *err)
+{
+    return load_set(r, data, len, source_name, 0, err);
+}
+
+extern const unsigned char portico_builtin_descriptors[];
+extern const unsigned long portico_builtin_descriptors_len;
+
+int proto_registry_load_builtin(proto_registry_t *r, util_error_t *err)
+{
+    return load_set(r, portico_builtin_descriptors, portico_builtin_descriptors_len, "(built-in google.rpc/google.api types)",
+                    1, err);
 }
 
 int proto_registry_load_file(proto_registry_t *r, const char *path, util_error_t *err)

@@ -305,8 +305,25 @@ static void test_errors(void)
     proto_registry_free(r);
 }
 
+static void test_builtin(void)
+{
+    /* after a user set that already has google/protobuf/any.proto etc. */
+    proto_registry_t *r = load("codec_test.pb");
+    util_error_t err = {0};
+    CHECK_INT_EQ(proto_registry_load_builtin(r, &err), 0);
+    CHECK(proto_registry_find_message(r, "google.rpc.Status") != NULL);
+    CHECK(proto_registry_find_message(r, "google.rpc.BadRequest.FieldViolation") != NULL);
+    CHECK(proto_registry_find_message(r, "google.api.HttpBody") != NULL);
+    CHECK(proto_registry_find_enum(r, "google.rpc.Code") != NULL);
+    CHECK(proto_registry_find_message(r, "portico.test.Everything") != NULL);
+    /* twice is harmless */
+    CHECK_INT_EQ(proto_registry_load_builtin(r, &err), 0);
+    proto_registry_free(r);
+}
+
 int main(void)
 {
+    test_builtin();
     test_lookups();
     test_http_rules();
     test_errors();
