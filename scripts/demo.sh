@@ -1,31 +1,49 @@
 #!/usr/bin/env bash
-# demo.sh — the main job: sets up, builds and runs portico on the example types.
-# Until the gateway server lands, this shows `portico transcode` converting example
-# messages between JSON and protobuf binary and the errors it gives on bad input.
+# demo.sh — the main job: sets up and builds everything, then runs the example shop behind
+# the gateway: the shop's gRPC backend (grpc core) on 127.0.0.1:50051 and portico on
+# http://127.0.0.1:8080 (config: examples/shop/portico.json). It shows a few requests and
+# then keeps serving until Ctrl-C (or SIGTERM), when both processes are stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
-P=build/release/portico
-SET=build/release/descriptors/codec_test.pb
 
-show() { echo "\$ $*"; }
-echo "portico $($P version | cut -d' ' -f2) — proto3 JSON <-> protobuf with descriptor sets"
-echo
-JSON='{"sku":"ABC-123","amountMicros":"1234500","currency":"EUR","quantity":2,"tags":["new","sale"],"updatedAt":"2026-11-26T10:00:00.5Z","color":"BLUE"}'
-show "echo '$JSON' | portico transcode -d codec_test.pb -m portico.test.Small --from json --to binary | xxd"
-echo "$JSON" | $P transcode -d $SET -m portico.test.Small --from json --to binary | od -An -tx1 | head -5
-echo
-show "... | portico transcode --from json --to binary | portico transcode --from binary --to json --proto-names --emit-defaults"
-echo "$JSON" | $P transcode -d $SET -m portico.test.Small --from json --to binary |
-  $P transcode -d $SET -m portico.test.Small --from binary --to json --proto-names --emit-defaults
-echo
-WKT='{"wellKnown":{"any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1.5s"},"struct":{"a":[1,"x",null,{"b":true}]},"fieldMask":"scalars.fInt32,wellKnown","int64Value":"-9007199254740993"},"maps":{"mInt64":{"-1":"2"},"mBool":{"true":false}},"choiceNested":{"a":1}}'
-show "echo '$WKT' | portico transcode -m portico.test.Everything --from json --to json"
-echo "$WKT" | $P transcode -d $SET -m portico.test.Everything --from json --to json
-echo
-for bad in '{"quantity":1.5}' '{"color":"PURPLE"}' '{"colour":"RED"}' '{"updatedAt":"2026-13-01T00:00:00Z"}' '{"sku":"x",}'; do
-  show "echo '$bad' | portico transcode -m portico.test.Small --from json --to binary"
-  echo "$bad" | $P transcode -d $SET -m portico.test.Small --from json --to binary >/dev/null || echo "(exit $?)"
+BACKEND=build/release/examples/shop/shop-backend
+PORTICO=build/release/portico
+PIDS=()
+stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+for port in 50051 8080; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "demo: port $port is already in use; stop whatever listens there first" >&2
+    exit 1
+  fi
 done
+
+"$BACKEND" --listen 127.0.0.1:50051 &
+PIDS+=($!)
+"$PORTICO" check -c examples/shop/portico.json
+"$PORTICO" serve -c examples/shop/portico.json &
+PIDS+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.05; done
+
+show() {
+  echo
+  echo "\$ curl $*"
+  curl -sS "$@"
+  echo
+}
+show localhost:8080/v1/products/ABC-123/price
+show "localhost:8080/v1/prices/ABC-123?quantity=3&currency=EUR"
+show -X POST localhost:8080/v1/prices:batch -H 'content-type: application/json' \
+  -d '{"items":[{"sku":"ABC-123","quantity":2},{"sku":"XYZ-999"}]}'
+show localhost:8080/v1/products/ABC-123/stock
+show -H 'accept: application/x-ndjson' "localhost:8080/v1/products/ABC-123/price:watch?updates=3&intervalMs=200"
+show localhost:8080/v1/products/NO-SUCH-SKU/price
+show -X DELETE localhost:8080/v1/products/ABC-123/price
+
+echo
+echo "portico is serving the example shop on http://127.0.0.1:8080 — press Ctrl-C to stop."
+wait

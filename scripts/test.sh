@@ -24,7 +24,7 @@ run_suite() {
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
 if [ $QUICK -eq 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DPORTICO_SANITIZE=ON
+    LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DPORTICO_SANITIZE=ON
   if [ -f tests/fuzz/CMakeLists.txt ]; then
     CC=clang CXX=clang++ run_suite build/fuzz -DCMAKE_BUILD_TYPE=Debug -DPORTICO_FUZZ=ON -DPORTICO_BENCH=OFF
   fi

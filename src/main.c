@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "http/gateway.h"
 #include "proto/proto.h"
 
 static const char usage_text[] =
     "usage: portico <command> [options]\n"
     "\n"
     "commands:\n"
+    "  serve       run the gateway:            portico serve -c portico.json\n"
+    "  check       validate a config and print its routes: portico check -c portico.json\n"
+    "  routes      same as check\n"
     "  transcode   convert one message between JSON and protobuf binary (stdin -> stdout)\n"
     "  version     print the version\n"
     "  help        print this help\n"
@@ -208,6 +213,46 @@ done:
     return rc;
 }
 
+static int cmd_gateway(int argc, char **argv, int serve)
+{
+    const char *path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else {
+            return usage_error("unknown option \"%s\"", argv[i]);
+        }
+    }
+    if (path == NULL)
+        return usage_error("%s needs a config file (-c portico.json)", serve ? "serve" : "check");
+    util_error_t err = {0};
+    config_t *cfg = config_load_file(path, &err);
+    if (cfg == NULL) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return 1;
+    }
+    gateway_t *g = gateway_build(cfg, &err);
+    if (g == NULL) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return 1;
+    }
+    int rc = 0;
+    if (serve) {
+        if (gateway_serve(g, &err) != 0) {
+            fprintf(stderr, "error: %s\n", err.message);
+            rc = 1;
+        }
+    } else {
+        printf("%s: ok, %zu route%s\n", path, g->n_routes, g->n_routes == 1 ? "" : "s");
+        gateway_print_routes(g, stdout);
+    }
+    gateway_free(g);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -215,6 +260,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_gateway(argc - 2, argv + 2, 1);
+    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "routes") == 0)
+        return cmd_gateway(argc - 2, argv + 2, 0);
     if (strcmp(cmd, "transcode") == 0)
         return cmd_transcode(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

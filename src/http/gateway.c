@@ -1,0 +1,304 @@
+/*
+ * gateway.c — building the gateway from its config and running it; see gateway.h.
+ */
+#include "http/gateway.h"
+
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/rest.h"
+#include "http/server.h"
+#include "upstream/upstream.h"
+
+static const char *upper_method(util_arena_t *a, const char *m)
+{
+    static const char *standard[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
+    for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++)
+        if (strcasecmp(m, standard[i]) == 0)
+            return standard[i];
+    (void)a;
+    return m; /* custom kinds ("HEAD", "*") as written */
+}
+
+static int add_route(gateway_t *g, size_t *cap, const config_grpc_service_t *svc, size_t upstream_index,
+                     const proto_method_t *method, const proto_http_rule_t *rule, int auto_mapped, util_error_t *err)
+{
+    if (g->n_routes == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        gateway_route_t *list = realloc(g->route_list, ncap * sizeof(*list));
+        if (list == NULL)
+            return util_error_set(err, -1, "out of memory");
+        g->route_list = list;
+        *cap = ncap;
+    }
+    gateway_route_t *r = &g->route_list[g->n_routes];
+    memset(r, 0, sizeof(*r));
+    const char *http_method = upper_method(&g->arena, rule->method);
+    if (binding_rule_init(&r->binding, g->registry, method, http_method, rule, err) != 0) {
+        util_error_prefix(err, "%s: service %s", g->config->name, svc->service);
+        return -1;
+    }
+    r->binding.auto_mapped = auto_mapped;
+    r->service = svc;
+    r->upstream_index = upstream_index;
+    r->json.emit_defaults = svc->json.emit_defaults;
+    r->json.proto_names = svc->json.proto_names;
+    r->json.enum_ints = svc->json.enum_ints;
+    r->json.ignore_unknown = svc->json.ignore_unknown_fields;
+    r->json.max_depth = g->config->limits.max_json_depth;
+    r->json.max_input = (size_t)g->config->limits.max_request_body_bytes;
+    g->n_routes++;
+    return 0;
+}
+
+gateway_t *gateway_build(config_t *config, util_error_t *err)
+{
+    gateway_t *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        config_free(config);
+        util_error_set(err, -1, "out of memory");
+        return NULL;
+    }
+    g->config = config;
+    util_arena_init(&g->arena);
+    if ((g->registry = proto_registry_new()) == NULL || (g->routes = route_table_new()) == NULL) {
+        util_error_set(err, -1, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < config->n_descriptors; i++) {
+        if (proto_registry_load_file(g->registry, config->descriptors[i], err) != 0) {
+            util_error_prefix(err, "%s: descriptors[%zu]", config->name, i);
+            goto fail;
+        }
+    }
+
+    size_t cap = 0;
+    for (size_t si = 0; si < config->n_grpc_services; si++) {
+        const config_grpc_service_t *svc = &config->grpc_services[si];
+        const proto_service_t *ps = proto_registry_find_service(g->registry, svc->service);
+        if (ps == NULL) {
+            util_error_set(err, -1, "%s: grpc_services[%zu].service: \"%s\" is not in the descriptor sets", config->name, si,
+                           svc->service);
+            goto fail;
+        }
+        size_t upstream_index = (size_t)(svc->upstream - config->upstreams);
+        for (size_t mi = 0; mi < ps->n_methods; mi++) {
+            const proto_method_t *m = &ps->methods[mi];
+            if (m->http != NULL) {
+                if (add_route(g, &cap, svc, upstream_index, m, m->http, 0, err) != 0)
+                    goto fail;
+                for (size_t k = 0; k < m->http->n_additional; k++)
+                    if (add_route(g, &cap, svc, upstream_index, m, &m->http->additional[k], 0, err) != 0)
+                        goto fail;
+            } else if (svc->auto_mapping) {
+                proto_http_rule_t *rule = util_arena_alloc(&g->arena, sizeof(*rule));
+                if (rule == NULL) {
+                    util_error_set(err, -1, "out of memory");
+                    goto fail;
+                }
+                rule->method = "POST";
+                rule->path = m->grpc_path;
+                rule->body = "*";
+                rule->response_body = "";
+                if (add_route(g, &cap, svc, upstream_index, m, rule, 1, err) != 0)
+                    goto fail;
+            }
+        }
+    }
+    /* the table keeps pointers to the routes: add them only once the list stops moving */
+    for (size_t i = 0; i < g->n_routes; i++) {
+        gateway_route_t *r = &g->route_list[i];
+        if (route_table_add(g->routes, r->binding.http_method, r->binding.path, r, err) != 0) {
+            util_error_prefix(err, "%s: method %s", config->name, r->binding.method->full_name);
+            goto fail;
+        }
+    }
+    if (route_table_compile(g->routes, err) != 0) {
+        util_error_prefix(err, "%s", config->name);
+        goto fail;
+    }
+    return g;
+fail:
+    gateway_free(g);
+    return NULL;
+}
+
+void gateway_free(gateway_t *g)
+{
+    if (g == NULL)
+        return;
+    route_table_free(g->routes);
+    proto_registry_free(g->registry);
+    free(g->route_list);
+    config_free(g->config);
+    util_arena_dispose(&g->arena);
+    free(g);
+}
+
+void gateway_print_routes(const gateway_t *g, FILE *out)
+{
+    size_t wm = 6, wp = 8;
+    for (size_t i = 0; i < g->n_routes; i++) {
+        const binding_rule_t *b = &g->route_list[i].binding;
+        if (strlen(b->http_method) > wm)
+            wm = strlen(b->http_method);
+        if (strlen(b->path) > wp)
+            wp = strlen(b->path);
+    }
+    for (size_t i = 0; i < g->n_routes; i++) {
+        const gateway_route_t *r = &g->route_list[i];
+        const binding_rule_t *b = &r->binding;
+        const config_upstream_t *u = &g->config->upstreams[r->upstream_index];
+        const char *kind = b->method->server_streaming ? (b->method->client_streaming ? " (bidi stream)" : " (server stream)")
+                                                       : (b->method->client_streaming ? " (client stream)" : "");
+        fprintf(out, "%-*s %-*s -> %s%s  [upstream %s%s]\n", (int)wm, b->http_method, (int)wp, b->path,
+                b->method->full_name, kind, u->name, b->auto_mapped ? ", auto-mapped" : "");
+    }
+}
+
+/* ---- serving ------------------------------------------------------------------------------ */
+
+typedef struct serve_ctx {
+    gateway_t *g;
+    SSL_CTX **upstream_ssl; /* by upstream index */
+} serve_ctx_t;
+
+static void *on_worker_init(http_worker_t *w, void *app)
+{
+    serve_ctx_t *sc = app;
+    const config_t *cfg = sc->g->config;
+    gateway_worker_t *gw = calloc(1, sizeof(*gw));
+    gw->gateway = sc->g;
+    gw->pools = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*gw->pools));
+    for (size_t i = 0; i < cfg->n_upstreams; i++) {
+        const config_upstream_t *u = &cfg->upstreams[i];
+        if (u->protocol != CONFIG_UPSTREAM_GRPC)
+            continue;
+        const char *targets[64];
+        size_t n = u->n_targets < 64 ? u->n_targets : 64;
+        for (size_t t = 0; t < n; t++)
+            targets[t] = u->targets[t].authority;
+        upstream_grpc_config_t uc = {
+            .targets = targets,
+            .n_targets = n,
+            .connect_timeout_ms = u->connect_timeout_ms,
+            .max_connections_per_target = u->max_connections,
+            .max_recv_message_size = (size_t)cfg->limits.max_request_body_bytes * 4,
+            .ssl_ctx = sc->upstream_ssl[i],
+            .tls_server_name = u->tls != NULL ? u->tls->server_name : NULL,
+        };
+        util_error_t err;
+        gw->pools[i] = upstream_grpc_pool_new(w->loop, &uc, &err);
+        if (gw->pools[i] == NULL)
+            fprintf(stderr, "portico: worker %u: upstream %s: %s\n", w->index, u->name, err.message);
+    }
+    return gw;
+}
+
+static void on_worker_dispose(http_worker_t *w, void *state)
+{
+    gateway_worker_t *gw = state;
+    const config_t *cfg = gw->gateway->config;
+    for (size_t i = 0; i < cfg->n_upstreams; i++)
+        if (gw->pools[i] != NULL)
+            upstream_grpc_pool_free(gw->pools[i]);
+    h2o_evloop_run(w->loop, 0);
+    free(gw->pools);
+    free(gw);
+}
+
+static void on_ready(void *app, const uint16_t *ports, size_t n)
+{
+    serve_ctx_t *sc = app;
+    const config_t *cfg = sc->g->config;
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "portico: listening on %s%s%s:%u (%s%s)\n", strchr(cfg->listen[i].address, ':') ? "[" : "",
+                cfg->listen[i].address, strchr(cfg->listen[i].address, ':') ? "]" : "", (unsigned)ports[i],
+                config_listen_protocol_name(cfg->listen[i].protocol), cfg->listen[i].tls != NULL ? ", tls" : "");
+    fprintf(stderr, "portico: %zu route%s, %zu upstream%s\n", sc->g->n_routes, sc->g->n_routes == 1 ? "" : "s",
+            cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s");
+}
+
+static SSL_CTX *make_client_ssl(const config_upstream_t *u, util_error_t *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        util_error_set(err, -1, "upstream %s: cannot create a TLS context", u->name);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = u->tls->ca != NULL ? SSL_CTX_load_verify_locations(ctx, u->tls->ca, NULL) : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        util_error_set(err, -1, "upstream %s: cannot load CA %s", u->name, u->tls->ca ? u->tls->ca : "(system)");
+        goto fail;
+    }
+    if (u->tls->certificate != NULL &&
+        (SSL_CTX_use_certificate_chain_file(ctx, u->tls->certificate) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, u->tls->key, SSL_FILETYPE_PEM) != 1)) {
+        util_error_set(err, -1, "upstream %s: cannot load client certificate %s / key %s", u->name, u->tls->certificate,
+                       u->tls->key);
+        goto fail;
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int gateway_serve(gateway_t *g, util_error_t *err)
+{
+    const config_t *cfg = g->config;
+    int rc = -1;
+    http_listener_conf_t *ls = calloc(cfg->n_listen, sizeof(*ls));
+    serve_ctx_t sc = {.g = g, .upstream_ssl = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(SSL_CTX *))};
+    if (ls == NULL || sc.upstream_ssl == NULL) {
+        util_error_set(err, -1, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const config_listen_t *l = &cfg->listen[i];
+        if (l->protocol != CONFIG_LISTEN_HTTP) {
+            util_error_set(err, -1, "%s: listen[%zu]: protocol \"%s\" is not supported by this version", cfg->name, i,
+                           config_listen_protocol_name(l->protocol));
+            goto done;
+        }
+        ls[i].address = l->address;
+        ls[i].port = l->port;
+        if (l->tls != NULL) {
+            ls[i].tls_certificate = l->tls->certificate;
+            ls[i].tls_key = l->tls->key;
+            ls[i].tls_client_ca = l->tls->client_ca;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_upstreams; i++)
+        if (cfg->upstreams[i].tls != NULL && (sc.upstream_ssl[i] = make_client_ssl(&cfg->upstreams[i], err)) == NULL)
+            goto done;
+    {
+        util_error_t lerr;
+        if (proto_registry_load_builtin(g->registry, &lerr) != 0)
+            fprintf(stderr, "portico: warning: %s (error details of those types print as base64)\n", lerr.message);
+    }
+    http_server_conf_t sconf = {
+        .listeners = ls,
+        .n_listeners = cfg->n_listen,
+        .workers = cfg->workers,
+        .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
+        .max_request_body_bytes = (size_t)cfg->limits.max_request_body_bytes,
+        .on_req = rest_on_req,
+        .on_worker_init = on_worker_init,
+        .on_worker_dispose = on_worker_dispose,
+        .app = &sc,
+        .on_ready = on_ready,
+    };
+    rc = http_server_run(&sconf, err);
+done:
+    for (size_t i = 0; sc.upstream_ssl != NULL && i < cfg->n_upstreams; i++)
+        if (sc.upstream_ssl[i] != NULL)
+            SSL_CTX_free(sc.upstream_ssl[i]);
+    free(sc.upstream_ssl);
+    free(ls);
+    return rc;
+}
