@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/rest.h"
+#include "http/front.h"
 #include "http/server.h"
 #include "upstream/upstream.h"
 
@@ -287,7 +287,7 @@ int gateway_serve(gateway_t *g, util_error_t *err)
         .workers = cfg->workers,
         .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
         .max_request_body_bytes = (size_t)cfg->limits.max_request_body_bytes,
-        .on_req = rest_on_req,
+        .on_req = front_on_req,
         .on_worker_init = on_worker_init,
         .on_worker_dispose = on_worker_dispose,
         .app = &sc,
