@@ -111,7 +111,7 @@ static int cmd_transcode(int argc, char **argv)
             char *end;
             errno = 0;
             unsigned long long v = val ? strtoull(val, &end, 10) : 0;
-            if (val == NULL || *val == '\0' || *end != '\0' || errno != 0 || v == 0)
+            if (val == NULL || *val < '0' || *val > '9' || *end != '\0' || errno != 0 || v == 0)
                 return usage_error("%s takes a positive number", a);
             if (a[6] == 'd')
                 opt.max_depth = v > 10000 ? 10000 : (uint32_t)v;

@@ -83,7 +83,7 @@ int json_lex_array_next(json_lex_t *lx, size_t *count);
 
 /* Each consumes one value of its kind, failing on any other kind. */
 int json_lex_string(json_lex_t *lx, json_str_t *out);
-int json_lex_number(json_lex_t *lx, json_str_t *out); /* the number's source text */
+int json_lex_number(json_lex_t *lx, json_str_t *out);   /* the number's source text */
 int json_lex_literal(json_lex_t *lx, json_kind_t kind); /* true, false or null */
 /* Consumes one value of any kind, checking its syntax (strings are validated, not copied). */
 int json_lex_skip(json_lex_t *lx);

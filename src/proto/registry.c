@@ -954,9 +954,11 @@ const proto_field_t *proto_message_field_by_name(const proto_message_t *m, const
 
 const proto_enum_value_t *proto_enum_value_by_name(const proto_enum_t *e, const char *name, size_t len)
 {
-    for (size_t i = 0; i < e->n_values; i++)
-        if (strncmp(e->values[i].name, name, len) == 0 && e->values[i].name[len] == '\0')
+    for (size_t i = 0; i < e->n_values; i++) {
+        const char *v = e->values[i].name;
+        if (strlen(v) == len && memcmp(v, name, len) == 0)
             return &e->values[i];
+    }
     return NULL;
 }
 
