@@ -320,7 +320,7 @@ static int parse_variable(parser_t *p, char *scratch)
     size_t open = p->pos;
     p->pos++; /* "{" */
     size_t name_pos = p->pos;
-    char *name;
+    char *name = NULL;
     if (parse_field_path(p, &name) != 0)
         return -1;
     for (size_t i = 0; i < t->nvars; i++) {

@@ -211,7 +211,7 @@ static void test_http_rules(void)
     CHECK_STR_EQ(get->http->body, "");
     CHECK_INT_EQ(get->http->n_additional, 2);
     CHECK_STR_EQ(get->http->additional[0].method, "GET");
-    CHECK_STR_EQ(get->http->additional[0].path, "/v1/things:byName/{name}");
+    CHECK_STR_EQ(get->http->additional[0].path, "/v1/thingsByName/{name}");
     CHECK_STR_EQ(get->http->additional[1].method, "POST");
     CHECK_STR_EQ(get->http->additional[1].body, "*");
 
