@@ -63,6 +63,35 @@ for proto in --http1.1 --http2-prior-knowledge; do
   check_has "$proto query currency" '"currency":"EUR"' "$r"
 done
 
+# query strings: '+' is a space, %2B a plus; path variables are percent-decoded
+r=$(req GET "/v1/prices/ABC%2D123")
+check_has "path var decoded" '"sku":"ABC-123"' "$r"
+r=$(req GET "/v1/prices/ABC-123?currency=E+U")
+check_has "plus is space (the backend quotes it)" 'currency \"E U\" is not supported' "$r"
+r=$(req GET "/v1/prices/ABC-123?currency=E%2BU")
+check_has "%2B is plus" 'currency \"E+U\" is not supported' "$r"
+r=$(req GET "/v1/prices/ABC-123?promoCode=SAVE10")
+check "wrapper from query (json name)" 200 "$(head -1 <<<"$r")"
+r=$(req GET "/v1/prices/ABC-123?promo_code=BOGUS")
+check "wrapper from query (proto name) reaches backend" 400 "$(head -1 <<<"$r")"
+check_has "backend validation message" 'BOGUS' "$r"
+
+# auto-mapped method without annotation: POST /pkg.Service/Method with a JSON body
+r=$(req POST /shop.v1.StockService/ListWarehouses -H 'content-type: application/json' --data '{}')
+check "auto-mapped 200" 200 "$(head -1 <<<"$r")"
+check_has "auto-mapped body" '"warehouses"' "$r"
+
+# PATCH: the empty update_mask is filled from the body's keys (currency is not updatable, so naming it fails)
+r=$(req PATCH /v1/products/XYZ-999/price -H 'content-type: application/json' --data '{"displayName":"Renamed"}')
+check "patch 200" 200 "$(head -1 <<<"$r")"
+check_has "patch applied" '"displayName":"Renamed"' "$r"
+r=$(req PATCH /v1/products/XYZ-999/price -H 'content-type: application/json' --data '{"displayName":"Again","currency":"USD"}')
+check "patch mask from body keys" 400 "$(head -1 <<<"$r")"
+check_has "mask names currency" 'update_mask path \"currency\"' "$r"
+r=$(req PATCH "/v1/products/XYZ-999/price?updateMask=displayName" -H 'content-type: application/json' \
+    --data '{"displayName":"Third","currency":"USD"}')
+check "explicit mask wins" 200 "$(head -1 <<<"$r")"
+
 # errors from the gateway itself
 r=$(req GET /v1/nope)
 check "404" 404 "$(head -1 <<<"$r")"
