@@ -11,6 +11,8 @@
 
 #include "shop.h"
 
+/* One warehouse per row reads better than clang-format's one field per line. */
+/* clang-format off */
 const shop_warehouse_t shop_warehouses[SHOP_WAREHOUSE_COUNT] = {
     {"ams-1", "Amsterdam Fulfillment Center", "Havenstraat 12", "Amsterdam", "1013 AB", "NL", "eu-west",
      SHOP__V1__WAREHOUSE__KIND__KIND_FULFILLMENT, {"same-day", "returns", "bulky"}, 1, 1},
@@ -23,6 +25,7 @@ const shop_warehouse_t shop_warehouses[SHOP_WAREHOUSE_COUNT] = {
     {"lon-1", "London Docklands (closed)", "2 Dock Rd", "London", "E16 1AA", "GB", "eu-west",
      SHOP__V1__WAREHOUSE__KIND__KIND_FULFILLMENT, {"returns"}, 0, 2},
 };
+/* clang-format on */
 
 /* Stock columns follow shop_warehouses: ams-1, ber-1, nyc-1, sfo-1, lon-1. */
 static const shop_product_t initial_catalog[] = {
