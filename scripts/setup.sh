@@ -8,7 +8,8 @@ PACKAGES=(
   libh2o-evloop-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libgrpc-dev libjansson-dev libssl-dev protobuf-compiler libprotobuf-dev libprotoc-dev
   golang-github-gogo-googleapis-dev python3 python3-protobuf
-  curl nghttp2-client wrk redis-server valgrind
+  curl nghttp2-client wrk redis-server valgrind openssl
+  nodejs npm chromium
 )
 
 missing=()

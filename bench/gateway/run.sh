@@ -48,12 +48,12 @@ mkdir -p "$ROOT/build/bench" && cp -r "$WORK/results" "$ROOT/build/bench/gateway
 echo
 echo "== idle memory and 10 000 idle keep-alive connections"
 PORT=18999
-LISTEN_ADDR=127.0.0.1:$PORT BACKEND_ADDR=127.0.0.1:1 bash -c "ulimit -n 65536; exec $WORK/candidate.sh" 2>"$WORK/idle.log" &
+LISTEN_ADDR=127.0.0.1:$PORT BACKEND_ADDR=127.0.0.1:1 bash -c "ulimit -n \$(ulimit -Hn); exec $WORK/candidate.sh" 2>"$WORK/idle.log" &
 PID=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 sleep 0.5
 echo "idle RSS: $(awk '/VmRSS/{print $2, $3}' /proc/$PID/status)"
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 /usr/bin/python3 - "$PORT" <<'PY'
 import socket, sys, time
 port = int(sys.argv[1])
