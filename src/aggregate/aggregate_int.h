@@ -1,0 +1,205 @@
+/*
+ * aggregate_int.h — private to src/aggregate (and its unit tests): the loader's walking
+ * context, dotted paths, value templates, the merge primitives and the cache internals that
+ * the files of the module share. Not for use outside src/aggregate.
+ */
+#ifndef PORTICO_AGGREGATE_INT_H
+#define PORTICO_AGGREGATE_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate/aggregate.h"
+#include "util/arena.h"
+#include "util/buf.h"
+
+/* format.c: the loader's context ------------------------------------------------------------ */
+
+#define AGGREGATE_PATH_CAP 256
+
+typedef struct aggregate_ctx {
+    const char *name; /* file name for messages */
+    util_arena_t *arena;
+    json_t *keep; /* array: JSON values made while loading, owned by the set */
+    util_error_t *err;
+    char path[AGGREGATE_PATH_CAP]; /* JSON path of the value being read: "calls[0].grpc.request.sku" */
+    size_t path_len;
+    /* what templates of the endpoint being read may refer to */
+    const char *method;                   /* the endpoint's HTTP method */
+    const path_template_t *path_template; /* its path variables */
+    const char *const *call_names;        /* every call of the endpoint, declaration order */
+    size_t n_calls;
+    size_t self;   /* index of the call being read (a call may not refer to itself) */
+    uint8_t *deps; /* n_calls flags: the calls the current call's templates refer to */
+    int uses_body;
+} aggregate_ctx_t;
+
+size_t aggregate_ctx_push_key(aggregate_ctx_t *ctx, const char *key);
+size_t aggregate_ctx_push_index(aggregate_ctx_t *ctx, size_t index);
+void aggregate_ctx_pop(aggregate_ctx_t *ctx, size_t mark);
+/* Sets the error to "NAME: PATH: message" and returns -1. */
+int aggregate_ctx_fail(aggregate_ctx_t *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A JSON value shown in a message: compact, cut at 60 bytes. */
+const char *aggregate_json_show(const json_t *v, char *buf, size_t size);
+
+/* path.c: dotted paths ------------------------------------------------------------------------ */
+
+/*
+ * Splits |text| at "." into segments ("\." is a dot inside a segment, "\\" a backslash).
+ * Returns 0, or -1 with |why| set (empty path, empty segment, dangling backslash).
+ */
+int aggregate_path_parse(util_arena_t *a, const char *text, aggregate_path_t *out, char *why, size_t why_size);
+
+/*
+ * The value at |p| inside |root| (borrowed), descending through objects by key and through
+ * arrays by numeric segments ("items.0.id"); NULL when absent. |alt| (may be NULL) holds an
+ * alternative name per segment, tried when the segment itself is absent (a proto field's
+ * other JSON name).
+ */
+json_t *aggregate_path_get(json_t *root, const aggregate_path_t *p, size_t first, const char *const *alt);
+
+/* Sets |value| (reference stolen) at |p| below object |root|, creating (or replacing non-object)
+ * intermediate members. Returns 0, or -1 when |root| is not an object or out of memory. */
+int aggregate_path_set(json_t *root, const aggregate_path_t *p, size_t first, json_t *value);
+
+/* template.c: value templates --------------------------------------------------------------- */
+
+typedef enum aggregate_source {
+    AGGREGATE_SRC_PATH = 0, /* {id}: a variable of the endpoint's path template */
+    AGGREGATE_SRC_QUERY,    /* {query.NAME} */
+    AGGREGATE_SRC_HEADER,   /* {header.NAME} */
+    AGGREGATE_SRC_BODY,     /* {body} / {body.PATH} */
+    AGGREGATE_SRC_CALL,     /* {calls.NAME} / {calls.NAME.PATH} */
+} aggregate_source_t;
+
+typedef struct aggregate_ref {
+    const char *text; /* "{calls.catalog.canonicalId}" as written */
+    aggregate_source_t source;
+    const char *name;      /* path variable, query parameter, lowercase header name or call name */
+    size_t call;           /* AGGREGATE_SRC_CALL: the call's index */
+    aggregate_path_t path; /* BODY and CALL: the path inside the value (n = 0: the whole value) */
+    const char **alt;      /* per path segment: the other JSON name of a resolved proto field, or NULL */
+} aggregate_ref_t;
+
+typedef enum aggregate_tpl_kind {
+    AGGREGATE_TPL_CONST = 0, /* no reference inside */
+    AGGREGATE_TPL_REF,       /* exactly "{ref}": the referenced value with its JSON type */
+    AGGREGATE_TPL_STRING,    /* "text {ref} text": always a string */
+    AGGREGATE_TPL_OBJECT,    /* an object with a reference somewhere inside */
+    AGGREGATE_TPL_ARRAY,
+} aggregate_tpl_kind_t;
+
+/* How a rendered value is adjusted for the gRPC field it lands in (decided at load). */
+typedef enum aggregate_want {
+    AGGREGATE_WANT_ANY = 0,
+    AGGREGATE_WANT_STRING, /* string/bytes fields: numbers and booleans become their text */
+    AGGREGATE_WANT_BOOL,   /* bool fields: the strings "true"/"false" become booleans */
+} aggregate_want_t;
+
+typedef struct aggregate_piece {
+    const char *lit; /* literal text (NULL when this piece is a reference) */
+    size_t lit_len;
+    const aggregate_ref_t *ref;
+} aggregate_piece_t;
+
+struct aggregate_tpl {
+    aggregate_tpl_kind_t kind;
+    aggregate_want_t want;
+    const json_t *constant;          /* CONST (borrowed from the loaded document) */
+    const aggregate_ref_t *ref;      /* REF */
+    const aggregate_piece_t *pieces; /* STRING */
+    size_t n_pieces;
+    const char *const *keys;    /* OBJECT */
+    aggregate_tpl_t **children; /* OBJECT (values) and ARRAY (elements) */
+    size_t n_children;
+};
+
+/*
+ * Compiles JSON value |v| (read at ctx->path) into a template; references are checked against
+ * the endpoint (path variables, call names) and calls referred to are flagged in ctx->deps.
+ * Returns 0, or -1 with the error set.
+ */
+int aggregate_tpl_parse(aggregate_ctx_t *ctx, const json_t *v, aggregate_tpl_t **out);
+
+/* Template strings only (HTTP paths and header values must be strings). */
+int aggregate_tpl_parse_string(aggregate_ctx_t *ctx, const json_t *v, aggregate_tpl_t **out);
+
+/*
+ * Checks a gRPC request template against message |m|: every key a field, every constant
+ * encodable, every reference of a compatible kind; sets the nodes' |want|. |outputs| gives the
+ * output message of each call of the endpoint (NULL for HTTP calls), to check {calls.X.path}.
+ * Returns 0, or -1 with the error set at the offending key's path.
+ */
+int aggregate_tpl_check_message(aggregate_ctx_t *ctx, aggregate_tpl_t *t, const proto_registry_t *r, const proto_message_t *m,
+                                const proto_message_t *const *outputs);
+
+/*
+ * Checks every {calls.X.path} inside |t| whose call X is a gRPC call with a known output type
+ * (|outputs|, NULL for others): the path must name fields of that type. Records each field's
+ * other JSON name so that run-time lookups find lowerCamelCase and proto names alike.
+ * Returns 0, or -1 with the error set.
+ */
+int aggregate_tpl_resolve_refs(aggregate_ctx_t *ctx, aggregate_tpl_t *t, const proto_message_t *const *outputs);
+
+/* What templates read from. */
+typedef struct aggregate_tpl_input {
+    json_t *path;         /* object: variable → string */
+    json_t *query;        /* object: name → string (first value) */
+    json_t *header;       /* object: lowercase name → string (repeated headers joined with ", ") */
+    json_t *body;         /* the request body parsed as JSON, NULL when absent or not JSON */
+    json_t *const *calls; /* per call: its parsed response, NULL while unknown */
+} aggregate_tpl_input_t;
+
+/*
+ * Renders |t|. A reference to something absent makes its value absent: an absent member is
+ * left out of its object, an absent element out of its array, a string with an absent
+ * reference is absent as a whole. Returns 0 with *out a new reference (NULL when the whole
+ * value is absent), or -1 when out of memory. *missing (may be NULL) receives the first
+ * absent reference met.
+ */
+int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, json_t **out, const aggregate_ref_t **missing);
+
+/*
+ * Renders |t| as text appended to |out|: strings as they are, other scalars as JSON text,
+ * objects and arrays as compact JSON. With |encode| each referenced value (not the literal
+ * text around it) is percent-encoded for a URL path segment. Returns 0, 1 when absent
+ * (*missing set), -1 when out of memory.
+ */
+int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, int encode, util_buf_t *out,
+                              const aggregate_ref_t **missing);
+
+/* Appends |s| percent-encoded: everything but ALPHA DIGIT - . _ ~ (and "/" when |keep_slash|). */
+void aggregate_percent_encode(util_buf_t *out, const char *s, size_t len, int keep_slash);
+
+/* merge.c: shaping and merging ---------------------------------------------------------------- */
+
+/* Keeps only the members on the |n| paths (arrays are traversed element by element). New reference. */
+json_t *aggregate_json_allow(const json_t *v, const aggregate_path_t *paths, size_t n);
+/* Removes the members on the |n| paths, in place (arrays traversed). */
+void aggregate_json_deny(json_t *v, const aggregate_path_t *paths, size_t n);
+/* Moves the value at |r->from| to |r->to|, in place; the common prefix is walked once and arrays
+ * on it are traversed, so "items.name" → "items.title" renames inside every element. */
+void aggregate_json_rename(json_t *v, const aggregate_rename_t *r);
+/* Deep merge of |src| into object |dst|: objects merge recursively, anything else from |src|
+ * replaces what |dst| had. */
+void aggregate_json_merge(json_t *dst, const json_t *src);
+
+/*
+ * Applies the shape's target, allow, deny and renames to |response| and checks that the result
+ * can be placed (an array needs "collection" or "group", a collection needs an array).
+ * Returns a new reference, or NULL with |why| set.
+ */
+json_t *aggregate_shape_apply(const aggregate_shape_t *s, const json_t *response, char *why, size_t why_size);
+
+/* Places the shaped |part| into |doc| by group / collection / deep merge into the root. Returns 0 or -1 (OOM). */
+int aggregate_shape_place(json_t *doc, const aggregate_shape_t *s, const json_t *part);
+
+/* cache.c ------------------------------------------------------------------------------------- */
+
+/* The cached response for |key| if it has not expired at |now| (borrowed), else NULL. */
+json_t *aggregate_cache_get(aggregate_cache_t *c, const char *key, uint64_t now);
+/* Stores |value| (a reference is taken) for |ttl_ms|; |bytes| is its size for the byte budget. */
+void aggregate_cache_put(aggregate_cache_t *c, const char *key, json_t *value, size_t bytes, uint64_t now, uint32_t ttl_ms);
+
+#endif

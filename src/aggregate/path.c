@@ -1,0 +1,121 @@
+/*
+ * path.c — dotted paths ("data.items.id") of the aggregation format: parsing at load time, and
+ * reading and writing the value at a path of a jansson document at run time. The merge rules
+ * (merge.c) and the templates (template.c) both address JSON this way.
+ *
+ * Written by hand: jansson has no path syntax, and JSON Pointer ("/a/b") would make every key
+ * of the format harder to read than KrakenD's dotted names, which users already know.
+ */
+#include "aggregate/aggregate_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int aggregate_path_parse(util_arena_t *a, const char *text, aggregate_path_t *out, char *why, size_t why_size)
+{
+    size_t len = strlen(text), n = 1;
+    if (len == 0) {
+        snprintf(why, why_size, "empty path");
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\\')
+            i++;
+        else if (text[i] == '.')
+            n++;
+    }
+    const char **segs = util_arena_alloc(a, n * sizeof(*segs));
+    char *copy = util_arena_alloc(a, len + 1);
+    if (segs == NULL || copy == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    size_t k = 0, o = 0;
+    segs[0] = copy;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '\\') {
+            if (i + 1 == len || (text[i + 1] != '.' && text[i + 1] != '\\')) {
+                snprintf(why, why_size, "\"%s\": a backslash must be followed by \".\" or \"\\\" (column %zu)", text, i + 1);
+                return -1;
+            }
+            copy[o++] = text[++i];
+            continue;
+        }
+        if (c == '.') {
+            if (copy + o == segs[k]) {
+                snprintf(why, why_size, "\"%s\": empty segment at column %zu", text, i + 1);
+                return -1;
+            }
+            copy[o++] = '\0';
+            segs[++k] = copy + o;
+            continue;
+        }
+        copy[o++] = c;
+    }
+    if (copy + o == segs[k]) {
+        snprintf(why, why_size, "\"%s\": empty segment at column %zu", text, len);
+        return -1;
+    }
+    copy[o] = '\0';
+    out->text = util_arena_strdup(a, text);
+    out->segs = segs;
+    out->n = n;
+    return out->text == NULL ? -1 : 0;
+}
+
+/* "0", "17": an array index; no sign, no leading zeros. */
+static int parse_index(const char *s, size_t *out)
+{
+    if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+        return -1;
+    size_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (SIZE_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (size_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+json_t *aggregate_path_get(json_t *root, const aggregate_path_t *p, size_t first, const char *const *alt)
+{
+    json_t *v = root;
+    for (size_t i = first; i < p->n && v != NULL; i++) {
+        if (json_is_object(v)) {
+            json_t *next = json_object_get(v, p->segs[i]);
+            if (next == NULL && alt != NULL && alt[i] != NULL)
+                next = json_object_get(v, alt[i]);
+            v = next;
+        } else if (json_is_array(v)) {
+            size_t idx;
+            v = parse_index(p->segs[i], &idx) == 0 ? json_array_get(v, idx) : NULL;
+        } else {
+            v = NULL;
+        }
+    }
+    return v;
+}
+
+int aggregate_path_set(json_t *root, const aggregate_path_t *p, size_t first, json_t *value)
+{
+    if (!json_is_object(root) || first >= p->n) {
+        json_decref(value);
+        return -1;
+    }
+    json_t *v = root;
+    for (size_t i = first; i + 1 < p->n; i++) {
+        json_t *next = json_object_get(v, p->segs[i]);
+        if (!json_is_object(next)) {
+            next = json_object();
+            if (next == NULL || json_object_set_new(v, p->segs[i], next) != 0) {
+                json_decref(value);
+                return -1;
+            }
+        }
+        v = next;
+    }
+    return json_object_set_new(v, p->segs[p->n - 1], value);
+}
