@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "aggregate/aggregate.h"
 #include "config/config.h"
 #include "proto/proto.h"
 #include "transcode/binding.h"
@@ -20,6 +21,7 @@ typedef struct gateway_route {
     const config_grpc_service_t *service;
     size_t upstream_index; /* into config->upstreams */
     codec_options_t json;  /* request parsing and response printing options of the service */
+    const aggregate_endpoint_t *composite; /* a composite endpoint (files under aggregations/) instead of one method */
 } gateway_route_t;
 
 typedef struct gateway {
@@ -28,14 +30,19 @@ typedef struct gateway {
     route_table_t *routes;
     gateway_route_t *route_list;
     size_t n_routes;
+    aggregate_set_t *aggregates; /* composite endpoints */
     util_arena_t arena;
 } gateway_t;
 
 /* Per-worker state: the upstream connection pools of this worker's loop. */
 struct upstream_grpc_pool;
+struct upstream_http_pool;
+struct composite_worker;
 typedef struct gateway_worker {
     const gateway_t *gateway;
-    struct upstream_grpc_pool **pools; /* by config upstream index; NULL for non-gRPC upstreams */
+    struct upstream_grpc_pool **pools;      /* by config upstream index; NULL for non-gRPC upstreams */
+    struct upstream_http_pool **http_pools; /* by config upstream index; NULL for non-HTTP upstreams */
+    struct composite_worker *composite;     /* the aggregation engine's transport */
 } gateway_worker_t;
 
 /*

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "grpc/grpc.h"
+#include "http/composite.h"
 #include "http/errors.h"
 #include "http/server.h"
 #include "transcode/response.h"
@@ -396,6 +397,10 @@ int rest_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     const gateway_route_t *route = match.target;
+    if (route->composite != NULL) {
+        composite_handle(req, route->composite, &match);
+        return 0;
+    }
     rest_call_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), call_dispose);
     memset(c, 0, sizeof(*c));
     c->req = req;
