@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc-dev libjansson-dev libssl-dev protobuf-compiler libprotobuf-dev libprotoc-dev
   golang-github-gogo-googleapis-dev python3 python3-protobuf
   curl nghttp2-client wrk redis-server valgrind openssl
-  nodejs npm chromium
+  chromium
 )
 
 missing=()
@@ -18,6 +18,9 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# node and npm: the machine image may bring its own build (with npm inside); Debian's only when absent
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""
