@@ -94,6 +94,7 @@ static const shop_product_t initial_catalog[] = {
 };
 
 #define CATALOG_SIZE (sizeof initial_catalog / sizeof initial_catalog[0])
+_Static_assert(CATALOG_SIZE <= SHOP_CATALOG_MAX, "SHOP_CATALOG_MAX must hold the whole catalog");
 
 static pthread_mutex_t catalog_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t catalog_once = PTHREAD_ONCE_INIT;
@@ -132,6 +133,15 @@ int shop_catalog_get(const char *sku, shop_product_t *out)
         *out = *p;
     shop_catalog_unlock();
     return p != NULL ? 0 : -1;
+}
+
+size_t shop_catalog_snapshot(shop_product_t *out, size_t max)
+{
+    shop_catalog_lock();
+    size_t n = CATALOG_SIZE < max ? CATALOG_SIZE : max;
+    memcpy(out, catalog, n * sizeof *out);
+    shop_catalog_unlock();
+    return n;
 }
 
 int64_t shop_catalog_next_reservation(void)

@@ -1,6 +1,7 @@
 /*
  * price_service.c — shop.v1.PriceService: GetPrice, BatchGetPrices, UpdatePrice and the
- * server-streaming WatchPrice, over the catalog in catalog.c.
+ * server-streaming WatchPrice, over the catalog in catalog.c (ExportPrices and ImportPrices,
+ * the CSV price list, are in price_csv.c).
  *
  * Quotes are computed in USD micros and converted once at the end: subtotal = unit price x
  * quantity, then a 5% bulk discount from 10 units, then the promotion code (SAVE10: 10%
@@ -476,5 +477,7 @@ const shop_method_t shop_price_methods[] = {
     {"/shop.v1.PriceService/BatchGetPrices", &shop__v1__batch_get_prices_request__descriptor, price_batch_get, 0},
     {"/shop.v1.PriceService/UpdatePrice", &shop__v1__update_price_request__descriptor, price_update, 0},
     {"/shop.v1.PriceService/WatchPrice", &shop__v1__watch_price_request__descriptor, price_watch, 1},
+    {"/shop.v1.PriceService/ExportPrices", &shop__v1__export_prices_request__descriptor, shop_price_export, 0},
+    {"/shop.v1.PriceService/ImportPrices", &shop__v1__import_prices_request__descriptor, shop_price_import, 0},
 };
 const size_t shop_price_method_count = sizeof shop_price_methods / sizeof shop_price_methods[0];

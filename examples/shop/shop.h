@@ -3,11 +3,12 @@
  *
  * The backend is a plain gRPC server on grpc core's C API: main.c accepts calls and gives
  * each one a thread (call.c), which reads the request, applies the test hooks carried in
- * request metadata, and runs the method's handler (price_service.c, stock_service.c) over
- * the in-memory catalog (catalog.c). A handler only sees a shop_call_t: it sends messages
- * with shop_call_send() and ends with an error through shop_call_fail*(); returning
- * without a failure ends the call with OK. Nothing here is portico code: the backend is
- * what the gateway is tested against, so it shares no code with it.
+ * request metadata, and runs the method's handler (price_service.c, price_csv.c,
+ * stock_service.c) over the in-memory catalog (catalog.c). A handler only sees a
+ * shop_call_t: it sends messages with shop_call_send() and ends with an error through
+ * shop_call_fail*(); returning without a failure ends the call with OK. Nothing here is
+ * portico code: the backend is what the gateway is tested against, so it shares no code
+ * with it.
  */
 #ifndef SHOP_SHOP_H
 #define SHOP_SHOP_H
@@ -86,6 +87,11 @@ int shop_call_sleep_ms(shop_call_t *call, int ms);
 
 const shop_config_t *shop_call_config(const shop_call_t *call);
 
+/* The CSV price list of PriceService (price_csv.c): ExportPrices and ImportPrices, whose
+ * file travels as a google.api.HttpBody. */
+void shop_price_export(shop_call_t *call, const ProtobufCMessage *request);
+void shop_price_import(shop_call_t *call, const ProtobufCMessage *request);
+
 /* The method table: PriceService and StockService. */
 const shop_method_t *shop_method_find(const char *path, size_t len);
 extern const shop_method_t shop_price_methods[];
@@ -99,6 +105,7 @@ extern const size_t shop_stock_method_count;
 #define SHOP_MAX_ATTRS 8
 #define SHOP_TEXT_MAX 64
 #define SHOP_WAREHOUSE_COUNT 5
+#define SHOP_CATALOG_MAX 16                  /* products; the catalog holds 5 */
 #define SHOP_MAX_UNIT_MICROS 1000000000000LL /* 1,000,000.00 USD */
 
 typedef struct shop_product {
@@ -143,6 +150,8 @@ shop_product_t *shop_catalog_find_locked(const char *sku);
 int shop_catalog_get(const char *sku, shop_product_t *out);
 /* Returns the index of warehouse |id| in shop_warehouses, or -1. */
 int shop_warehouse_index(const char *id);
+/* Copies at most |max| products out under the lock, in catalog order. Returns how many. */
+size_t shop_catalog_snapshot(shop_product_t *out, size_t max);
 /* Next reservation number (1, 2, ...). */
 int64_t shop_catalog_next_reservation(void);
 

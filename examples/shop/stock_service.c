@@ -1,6 +1,6 @@
 /*
- * stock_service.c — shop.v1.StockService: GetStock, ListWarehouses (paged, no HTTP binding)
- * and ReserveStock, over the catalog in catalog.c.
+ * stock_service.c — shop.v1.StockService: GetStock, GetWarehouse, ListWarehouses (paged, no
+ * HTTP binding) and ReserveStock, over the catalog in catalog.c.
  *
  * Availability is kept per product and warehouse; a reservation takes units out of one
  * warehouse for the life of the process (there is no expiry: tests want stable numbers).
@@ -79,6 +79,56 @@ static void stock_get(shop_call_t *call, const ProtobufCMessage *request)
     shop_call_send(call, &stock.base);
 }
 
+/* One Warehouse message with the storage its pointers refer to (as price_view_t does for
+ * Price), filled from a catalog row. */
+typedef struct warehouse_view {
+    Shop__V1__Warehouse msg;
+    Shop__V1__Warehouse__Address address;
+    Google__Protobuf__Int32Value handling_days;
+    char *capabilities[4];
+} warehouse_view_t;
+
+static void warehouse_view_init(warehouse_view_t *v, const shop_warehouse_t *src)
+{
+    Shop__V1__Warehouse *w = &v->msg;
+    shop__v1__warehouse__init(w);
+    w->id = (char *)src->id;
+    w->display_name = (char *)src->display_name;
+    w->kind = src->kind;
+    w->region = (char *)src->region;
+    w->active = src->active;
+    shop__v1__warehouse__address__init(&v->address);
+    v->address.street = (char *)src->street;
+    v->address.city = (char *)src->city;
+    v->address.postal_code = (char *)src->postal_code;
+    v->address.country = (char *)src->country;
+    w->address = &v->address;
+    google__protobuf__int32_value__init(&v->handling_days);
+    v->handling_days.value = src->handling_days;
+    w->handling_days = &v->handling_days;
+    w->capabilities = v->capabilities;
+    for (size_t c = 0; c < 4 && src->capabilities[c] != NULL; c++)
+        v->capabilities[w->n_capabilities++] = (char *)src->capabilities[c];
+}
+
+static void stock_get_warehouse(shop_call_t *call, const ProtobufCMessage *request)
+{
+    const Shop__V1__GetWarehouseRequest *req = (const Shop__V1__GetWarehouseRequest *)request;
+    if (req->id[0] == '\0') {
+        shop_call_fail_field(call, GRPC_STATUS_INVALID_ARGUMENT, "id", "id is required");
+        return;
+    }
+    int i = shop_warehouse_index(req->id);
+    if (i < 0) {
+        shop_call_fail_reason(call, GRPC_STATUS_NOT_FOUND, "WAREHOUSE_NOT_FOUND", "warehouse", req->id,
+                              "warehouse \"%s\" not found", req->id);
+        return;
+    }
+    warehouse_view_t v;
+    warehouse_view_init(&v, &shop_warehouses[i]);
+    shop_call_send(call, &v.msg.base);
+}
+
 /* Parses "offset:N". Returns N, or -1 when |token| is not one of ours. */
 static int stock_parse_token(const char *token)
 {
@@ -118,37 +168,15 @@ static void stock_list_warehouses(shop_call_t *call, const ProtobufCMessage *req
     }
 
     Shop__V1__ListWarehousesResponse resp = SHOP__V1__LIST_WAREHOUSES_RESPONSE__INIT;
-    Shop__V1__Warehouse ws[SHOP_WAREHOUSE_COUNT];
+    warehouse_view_t views[SHOP_WAREHOUSE_COUNT];
     Shop__V1__Warehouse *w_ptrs[SHOP_WAREHOUSE_COUNT];
-    Shop__V1__Warehouse__Address addrs[SHOP_WAREHOUSE_COUNT];
-    Google__Protobuf__Int32Value days[SHOP_WAREHOUSE_COUNT];
-    char *caps[SHOP_WAREHOUSE_COUNT][4];
     char next_token[32];
     resp.warehouses = w_ptrs;
     resp.total_size = n_matching;
     for (int k = offset; k < n_matching && (int)resp.n_warehouses < page_size; k++) {
-        const shop_warehouse_t *src = &shop_warehouses[matching[k]];
-        size_t j = resp.n_warehouses;
-        Shop__V1__Warehouse *w = &ws[j];
-        shop__v1__warehouse__init(w);
-        w->id = (char *)src->id;
-        w->display_name = (char *)src->display_name;
-        w->kind = src->kind;
-        w->region = (char *)src->region;
-        w->active = src->active;
-        shop__v1__warehouse__address__init(&addrs[j]);
-        addrs[j].street = (char *)src->street;
-        addrs[j].city = (char *)src->city;
-        addrs[j].postal_code = (char *)src->postal_code;
-        addrs[j].country = (char *)src->country;
-        w->address = &addrs[j];
-        google__protobuf__int32_value__init(&days[j]);
-        days[j].value = src->handling_days;
-        w->handling_days = &days[j];
-        w->capabilities = caps[j];
-        for (size_t c = 0; c < 4 && src->capabilities[c] != NULL; c++)
-            caps[j][w->n_capabilities++] = (char *)src->capabilities[c];
-        w_ptrs[resp.n_warehouses++] = w;
+        warehouse_view_init(&views[resp.n_warehouses], &shop_warehouses[matching[k]]);
+        w_ptrs[resp.n_warehouses] = &views[resp.n_warehouses].msg;
+        resp.n_warehouses++;
     }
     if (offset + (int)resp.n_warehouses < n_matching) {
         snprintf(next_token, sizeof next_token, "offset:%d", offset + (int)resp.n_warehouses);
@@ -253,6 +281,7 @@ static void stock_reserve(shop_call_t *call, const ProtobufCMessage *request)
 
 const shop_method_t shop_stock_methods[] = {
     {"/shop.v1.StockService/GetStock", &shop__v1__get_stock_request__descriptor, stock_get, 0},
+    {"/shop.v1.StockService/GetWarehouse", &shop__v1__get_warehouse_request__descriptor, stock_get_warehouse, 0},
     {"/shop.v1.StockService/ListWarehouses", &shop__v1__list_warehouses_request__descriptor, stock_list_warehouses, 0},
     {"/shop.v1.StockService/ReserveStock", &shop__v1__reserve_stock_request__descriptor, stock_reserve, 0},
 };
