@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "policy/cors.h"
 #include "util/arena.h"
 #include "util/error.h"
 
@@ -133,6 +134,7 @@ typedef struct config_grpc_service {
     config_json_options_t json;
     uint8_t ignore_unknown_query_parameters;
     uint8_t auto_mapping; /* POST /pkg.Svc/Method with a JSON body for methods without a google.api.http rule */
+    const cors_policy_t *cors; /* this service's CORS override; NULL: config_t.cors applies */
 } config_grpc_service_t;
 
 typedef struct config_limits {
@@ -169,6 +171,8 @@ typedef struct config {
 
     uint32_t shutdown_timeout_ms;
     const char *access_log; /* NULL = off, "-" = stdout, otherwise an absolute path */
+
+    const cors_policy_t *cors; /* the "cors" object; NULL = no CORS headers (except per-service overrides) */
 
     /* private */
     util_arena_t _arena;

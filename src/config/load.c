@@ -26,6 +26,7 @@ static const char *const top_keys[] = {"listen",
                                        "forward_headers",
                                        "shutdown_timeout_ms",
                                        "access_log",
+                                       "cors",
                                        NULL};
 
 static int parse_root(config_ctx_t *ctx, const json_t *root, config_t *c)
@@ -45,6 +46,9 @@ static int parse_root(config_ctx_t *ctx, const json_t *root, config_t *c)
     if ((v = json_object_get(root, "descriptors")) != NULL && config_descriptors_parse(ctx, v, c) != 0)
         return -1;
     if ((v = json_object_get(root, "upstreams")) != NULL && config_upstreams_parse(ctx, v, c) != 0)
+        return -1;
+    /* before grpc_services: their "cors" overrides start from the global policy */
+    if ((v = json_object_get(root, "cors")) != NULL && config_cors_parse(ctx, v, NULL, &c->cors) != 0)
         return -1;
     if ((v = json_object_get(root, "grpc_services")) != NULL && config_services_parse(ctx, v, c) != 0)
         return -1;

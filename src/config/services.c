@@ -1,15 +1,18 @@
 /*
  * services.c — the "grpc_services" section: which gRPC services are exposed, which
- * upstream serves each, and how its messages map to JSON. Runs after "upstreams" so the
- * upstream reference can be resolved to a pointer here. Whether the service exists in the
- * loaded descriptors is checked by the route builder, which has the registry.
+ * upstream serves each (a grpc upstream, or an http one whose REST API the gateway calls
+ * through the methods' google.api.http rules: docs/REVERSE.md), and how its messages map to
+ * JSON. Runs after "upstreams" so the upstream reference can be resolved to a pointer here.
+ * Whether the service exists in the loaded descriptors is checked by the route builder,
+ * which has the registry.
  */
 #include "config/config_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *const service_keys[] = {"service", "upstream", "json", "ignore_unknown_query_parameters", "auto_mapping", NULL};
+static const char *const service_keys[] = {"service",      "upstream", "json", "ignore_unknown_query_parameters",
+                                           "auto_mapping", "cors",     NULL};
 static const char *const json_keys[] = {"emit_defaults", "proto_names", "enum_ints", "ignore_unknown_fields", NULL};
 
 /* A fully qualified protobuf name: identifiers ([A-Za-z_][A-Za-z0-9_]*) joined by single dots. */
@@ -85,11 +88,6 @@ static int parse_one(config_ctx_t *ctx, const json_t *obj, const config_t *c, co
         config_ctx_push_key(ctx, "upstream");
         return config_ctx_fail(ctx, CONFIG_ERR_REFERENCE, "\"%.100s\" is not a defined upstream (defined: %s)", upstream, names);
     }
-    if (s->upstream->protocol != CONFIG_UPSTREAM_GRPC) {
-        config_ctx_push_key(ctx, "upstream");
-        return config_ctx_fail(ctx, CONFIG_ERR_REFERENCE, "\"%.100s\" is an http upstream; a gRPC service needs a grpc upstream",
-                               upstream);
-    }
 
     json_t *json;
     if (config_json_member(ctx, obj, "json", CONFIG_KIND_OBJECT, 0, &json) != 0)
@@ -99,6 +97,9 @@ static int parse_one(config_ctx_t *ctx, const json_t *obj, const config_t *c, co
     s->auto_mapping = 1;
     if (config_json_bool(ctx, obj, "ignore_unknown_query_parameters", &s->ignore_unknown_query_parameters) != 0 ||
         config_json_bool(ctx, obj, "auto_mapping", &s->auto_mapping) != 0)
+        return -1;
+    json_t *cors = json_object_get(obj, "cors");
+    if (cors != NULL && config_cors_parse(ctx, cors, c->cors, &s->cors) != 0)
         return -1;
     return 0;
 }

@@ -121,6 +121,27 @@ static const char *str(const char *s)
     return s ? s : "-";
 }
 
+/* "a,b,c" of a string list, "-" when empty. */
+static const char *joined(const char *const *list, size_t n)
+{
+    static char out[4][512];
+    static int slot;
+    char *o = out[slot++ % 4];
+    o[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        strncat(o, i ? "," : "", 511 - strlen(o));
+        strncat(o, list[i], 511 - strlen(o));
+    }
+    return n ? o : "-";
+}
+
+static void dump_cors(char *out, size_t cap, size_t *len, const char *what, const cors_policy_t *p)
+{
+    dump_line(out, cap, len, "%s origins=%s methods=%s", what, joined(p->origins, p->n_origins), joined(p->methods, p->n_methods));
+    dump_line(out, cap, len, "%s headers=%s expose=%s max_age=%u credentials=%d", what, joined(p->headers, p->n_headers),
+              joined(p->expose_headers, p->n_expose_headers), p->max_age_s, p->allow_credentials);
+}
+
 static const char *dump(const config_t *c)
 {
     static char out[16384];
@@ -185,6 +206,16 @@ static const char *dump(const config_t *c)
     dump_line(out, sizeof(out), &len, "forward_headers=%s", headers);
     dump_line(out, sizeof(out), &len, "shutdown_timeout_ms=%u", c->shutdown_timeout_ms);
     dump_line(out, sizeof(out), &len, "access_log=%s", c->access_log ? c->access_log : "(off)");
+    if (c->cors != NULL)
+        dump_cors(out, sizeof(out), &len, "cors", c->cors);
+    else
+        dump_line(out, sizeof(out), &len, "cors=(off)");
+    for (size_t i = 0; i < c->n_grpc_services; i++) {
+        char what[64];
+        snprintf(what, sizeof(what), "service[%zu].cors", i);
+        if (c->grpc_services[i].cors != NULL)
+            dump_cors(out, sizeof(out), &len, what, c->grpc_services[i].cors);
+    }
     return out;
 }
 
@@ -277,6 +308,11 @@ static const valid_case_t valid_cases[] = {
      {"aggregations=2", "aggregations[0] $D/aggregations/a.json", "aggregations[1] $D/aggregations/b.json"}},
     /* a literal aggregation path is taken as is */
     {"{" L ", 'aggregations': ['aggregations/b.json']}", {"aggregations=1", "aggregations[0] $D/aggregations/b.json"}},
+    /* a gRPC service served by an HTTP/JSON upstream (gRPC→REST, docs/REVERSE.md) */
+    {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 's.v1.R', 'upstream': 'reviews'}]}",
+     {"upstream[1] reviews http timeout=30000 connect=2000 max_conn=1",
+      "service[0] s.v1.R -> reviews emit_defaults=0 proto_names=0 enum_ints=0 ignore_unknown_fields=0 ignore_unknown_query=0 "
+      "auto_mapping=1"}},
     /* descriptors: relative, ./relative and absolute */
     {"{" L ", 'descriptors': ['./shop.pb', '$D/other.pb']}", {"descriptors[0] $D/shop.pb", "descriptors[1] $D/other.pb"}},
     /* access_log: stdout, off */
@@ -294,6 +330,27 @@ static const valid_case_t valid_cases[] = {
     {"{" L ", 'upstreams': {'p': {'protocol': 'grpc', 'targets': ['p:1'], 'timeout_ms': 3600000, "
      "'connect_timeout_ms': 1, 'max_connections': 1024}}}",
      {"upstream[0] p grpc timeout=3600000 connect=1 max_conn=1024"}},
+    /* cors: off by default; the smallest policy takes every default */
+    {"{" L "}", {"cors=(off)"}},
+    {"{" L ", 'cors': {'allowed_origins': ['https://shop.example.com']}}",
+     {"cors origins=https://shop.example.com methods=-", "cors headers=- expose=- max_age=7200 credentials=0"}},
+    /* every key; patterns, '*', 'null'; max_age 0 omits the header */
+    {"{" L ", 'cors': {'allowed_origins': ['https://*.example.com', 'http://localhost:*', '*', 'null', "
+     "'http://[::1]:8080'], 'allowed_methods': ['GET', 'POST'], 'allowed_headers': ['X-Api-Key', '*'], "
+     "'exposed_headers': ['X-Trace'], 'max_age_s': 0, 'allow_credentials': true}}",
+     {"cors origins=https://*.example.com,http://localhost:*,*,null,http://[::1]:8080 methods=GET,POST",
+      "cors headers=X-Api-Key,* expose=X-Trace max_age=0 credentials=1"}},
+    /* a service override inherits what it does not name from the global policy */
+    {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'cors': {'allowed_origins': ['https://a.example'], 'max_age_s': 60}, "
+     "'grpc_services': [{'service': 's.A', 'upstream': 'price'}, {'service': 's.B', 'upstream': 'price', 'cors': "
+     "{'allowed_origins': ['https://b.example'], 'allow_credentials': true}}]}",
+     {"cors origins=https://a.example methods=-", "service[1].cors origins=https://b.example methods=-",
+      "service[1].cors headers=- expose=- max_age=60 credentials=1"}},
+    /* an override without a global policy */
+    {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 's.B', 'upstream': 'price', 'cors': "
+     "{'allowed_origins': ['https://b.example'], 'max_age_s': 86400}}]}",
+     {"cors=(off)", "service[0].cors origins=https://b.example methods=-",
+      "service[0].cors headers=- expose=- max_age=86400 credentials=0"}},
 };
 
 typedef struct invalid_case {
@@ -310,7 +367,7 @@ static const invalid_case_t invalid_cases[] = {
     {"[1]", CONFIG_ERR_TYPE, "t.json: expected an object, got an array"},
     {"{" L ", 'listn': 1}", CONFIG_ERR_UNKNOWN_KEY,
      "t.json: unknown key 'listn' (expected one of: listen, workers, descriptors, upstreams, grpc_services, "
-     "aggregations, limits, forward_headers, shutdown_timeout_ms, access_log)"},
+     "aggregations, limits, forward_headers, shutdown_timeout_ms, access_log, cors)"},
     /* listen */
     {"{}", CONFIG_ERR_MISSING, "t.json: missing required key 'listen'"},
     {"{'listen': []}", CONFIG_ERR_MISSING, "t.json: listen: at least one listener is required"},
@@ -429,9 +486,6 @@ static const invalid_case_t invalid_cases[] = {
      CONFIG_ERR_REFERENCE, "t.json: grpc_services[0].upstream: 'prices' is not a defined upstream (defined: price, reviews)"},
     {"{" L ", 'descriptors': ['shop.pb'], 'grpc_services': [{'service': 's.v1.S', 'upstream': 'price'}]}", CONFIG_ERR_REFERENCE,
      "t.json: grpc_services[0].upstream: 'price' is not a defined upstream (defined: none)"},
-    {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 's.v1.S', 'upstream': 'reviews'}]}",
-     CONFIG_ERR_REFERENCE,
-     "t.json: grpc_services[0].upstream: 'reviews' is an http upstream; a gRPC service needs a grpc upstream"},
     {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 'shop.v1.PriceService', 'upstream': "
      "'price'}, {'service': 'shop.v1.PriceService', 'upstream': 'price'}]}",
      CONFIG_ERR_DUPLICATE, "t.json: grpc_services[1].service: 'shop.v1.PriceService' is already listed at grpc_services[0]"},
@@ -445,7 +499,7 @@ static const invalid_case_t invalid_cases[] = {
      "'jsn': {}}]}",
      CONFIG_ERR_UNKNOWN_KEY,
      "t.json: grpc_services[0]: unknown key 'jsn' (expected one of: service, upstream, json, "
-     "ignore_unknown_query_parameters, auto_mapping)"},
+     "ignore_unknown_query_parameters, auto_mapping, cors)"},
     {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 's.S', 'upstream': 'price', "
      "'json': {'emitDefaults': true}}]}",
      CONFIG_ERR_UNKNOWN_KEY,
@@ -506,6 +560,43 @@ static const invalid_case_t invalid_cases[] = {
     {"{" L ", 'access_log': 'logs/'}", CONFIG_ERR_VALUE, "t.json: access_log: '$D/logs/' names a directory"},
     {"{" L ", 'access_log': ''}", CONFIG_ERR_VALUE, "t.json: access_log: must not be empty"},
     {"{" L ", 'access_log': false}", CONFIG_ERR_TYPE, "t.json: access_log: expected a string, got false"},
+    /* cors */
+    {"{" L ", 'cors': true}", CONFIG_ERR_TYPE, "t.json: cors: expected an object, got true"},
+    {"{" L ", 'cors': {}}", CONFIG_ERR_MISSING, "t.json: cors: missing required key 'allowed_origins'"},
+    {"{" L ", 'cors': {'allowed_origins': []}}", CONFIG_ERR_MISSING, "t.json: cors.allowed_origins: at least one origin"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'allowed_origin': ['x']}}", CONFIG_ERR_UNKNOWN_KEY,
+     "t.json: cors: unknown key 'allowed_origin' (expected one of: allowed_origins, allowed_methods, allowed_headers, "
+     "exposed_headers, max_age_s, allow_credentials)"},
+    {"{" L ", 'cors': {'allowed_origins': 'https://a.example'}}", CONFIG_ERR_TYPE,
+     "t.json: cors.allowed_origins: expected an array, got 'https://a.example'"},
+    {"{" L ", 'cors': {'allowed_origins': ['https://a.example/']}}", CONFIG_ERR_VALUE,
+     "t.json: cors.allowed_origins[0]: 'https://a.example/' ends with a slash (an origin has no path)"},
+    {"{" L ", 'cors': {'allowed_origins': ['*', 'https://a.example/app']}}", CONFIG_ERR_VALUE,
+     "t.json: cors.allowed_origins[1]: 'https://a.example/app' has a path"},
+    {"{" L ", 'cors': {'allowed_origins': ['a.example']}}", CONFIG_ERR_VALUE,
+     "t.json: cors.allowed_origins[0]: 'a.example' is not scheme://host[:port]"},
+    {"{" L ", 'cors': {'allowed_origins': ['http://a.example:80x']}}", CONFIG_ERR_VALUE,
+     "cors.allowed_origins[0]: 'http://a.example:80x' has a port that is neither a number nor *"},
+    {"{" L ", 'cors': {'allowed_origins': ['https://A.example', 'https://a.example']}}", CONFIG_ERR_DUPLICATE,
+     "t.json: cors.allowed_origins[1]: 'https://a.example' is already listed as allowed_origins[0]"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'allowed_methods': ['GET', 'PO ST']}}", CONFIG_ERR_VALUE,
+     "t.json: cors.allowed_methods[1]: 'PO ST' is not an HTTP method"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'allowed_methods': []}}", CONFIG_ERR_MISSING,
+     "t.json: cors.allowed_methods: at least one method is required"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'allowed_headers': ['X-Ok', 'X:Bad']}}", CONFIG_ERR_VALUE,
+     "t.json: cors.allowed_headers[1]: 'X:Bad' is not a header name"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'exposed_headers': ['*']}}", CONFIG_ERR_VALUE,
+     "t.json: cors.exposed_headers[0]: '*' is not a header name"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'max_age_s': 86401}}", CONFIG_ERR_VALUE,
+     "t.json: cors.max_age_s: 86401 is out of range (0 to 86400)"},
+    {"{" L ", 'cors': {'allowed_origins': ['*'], 'allow_credentials': 'yes'}}", CONFIG_ERR_TYPE,
+     "t.json: cors.allow_credentials: expected a boolean, got 'yes'"},
+    {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 's.B', 'upstream': 'price', 'cors': "
+     "{'max_age_s': 5}}]}",
+     CONFIG_ERR_MISSING, "t.json: grpc_services[0].cors: missing required key 'allowed_origins'"},
+    {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'cors': {'allowed_origins': ['*']}, 'grpc_services': [{'service': "
+     "'s.B', 'upstream': 'price', 'cors': {'allowed_origins': ['ftp:/x']}}]}",
+     CONFIG_ERR_VALUE, "t.json: grpc_services[0].cors.allowed_origins[0]: 'ftp:/x' is not scheme://host[:port]"},
 };
 
 static void test_valid(void)
