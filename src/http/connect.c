@@ -550,7 +550,7 @@ static void on_upstream_message(void *ctx, const uint8_t *data, size_t len)
         uint8_t hdr[GRPC_FRAME_HEADER_SIZE] = {0};
         util_buf_append(&c->w.pending, hdr, sizeof(hdr));
         util_error_t err;
-        if (codec_pb_to_json(c->t.g->registry, c->t.method->output, data, len, &c->t.json, &c->w.pending, &err) != 0) {
+        if (codec_pb_to_json(c->t.g->registry, c->t.method->output, data, len, &c->t.json_out, &c->w.pending, &err) != 0) {
             c->w.pending.len = mark;
             front_call_cancel(&c->call);
             end_stream(c, GRPC_CODE_INTERNAL, err.message, strlen(err.message), NULL, 0);
@@ -576,7 +576,7 @@ static void finish_unary(connect_call_t *c, int code, const char *msg, size_t ms
     if (code == GRPC_CODE_OK) {
         if (c->codec == CONNECT_CODEC_PROTO) {
             util_buf_append(&c->body, c->unary.data, c->unary.len);
-        } else if (codec_pb_to_json(r, c->t.method->output, c->unary.data, c->unary.len, &c->t.json, &c->body, &err) != 0) {
+        } else if (codec_pb_to_json(r, c->t.method->output, c->unary.data, c->unary.len, &c->t.json_out, &c->body, &err) != 0) {
             c->body.len = 0;
             code = GRPC_CODE_INTERNAL;
             msg = err.message;

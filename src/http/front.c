@@ -71,6 +71,8 @@ static int resolve_grpc_path(const gateway_t *g, gateway_worker_t *gw, const cha
     t->json.ignore_unknown = svc->json.ignore_unknown_fields;
     t->json.max_depth = g->config->limits.max_json_depth;
     t->json.max_input = (size_t)g->config->limits.max_request_body_bytes;
+    t->json_out = t->json;
+    t->json_out.max_input = 0;
     return 1;
 }
 
@@ -221,6 +223,14 @@ int front_on_req(h2o_handler_t *self, h2o_req_t *req)
 
     if (apply_cors(g, req, grpc_path ? &target : NULL))
         return 0;
+
+    /* h2o's own body limit sits above the configured one (gateway.c), so every protocol answers here, with JSON */
+    if (req->entity.len > g->config->limits.max_request_body_bytes) {
+        http_worker_track_request(w, req);
+        http_error_sendf(req, 413, "request body of %zu bytes is over the limit of %llu bytes", req->entity.len,
+                         (unsigned long long)g->config->limits.max_request_body_bytes);
+        return 0;
+    }
 
     ssize_t cti = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     const char *ct = cti >= 0 ? req->headers.entries[cti].value.base : NULL;

@@ -37,6 +37,7 @@ typedef struct front_target {
     const config_grpc_service_t *service;
     size_t upstream_index; /* into g->config->upstreams */
     codec_options_t json;  /* the service's JSON options (Connect's JSON codec) */
+    codec_options_t json_out; /* the same for printing responses: no request-size limit */
 } front_target_t;
 
 #define FRONT_MAX_METADATA 64

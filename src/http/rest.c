@@ -42,6 +42,7 @@ typedef struct rest_call {
     util_buf_t pending;  /* stream output not yet handed to h2o */
     util_buf_t inflight; /* stream output h2o is sending */
     util_buf_t body;     /* the unary response body */
+    codec_options_t response_json; /* the service's print options, without the request-size limit */
 } rest_call_t;
 
 static void call_dispose(void *p)
@@ -239,11 +240,12 @@ static void on_upstream_message(void *ctx, const uint8_t *data, size_t len)
         start_stream(c);
     size_t mark = c->pending.len;
     stream_frame_begin(c);
-    const char *ct;
-    size_t ct_len;
+    int raw;
+    util_buf_t ct = UTIL_BUF_INIT;
     util_error_t err;
-    if (response_render(c->g->registry, &c->route->binding, data, len, &c->route->json, &c->pending, &ct, &ct_len, &err) !=
-        0) {
+    int rc = response_render(c->g->registry, &c->route->binding, data, len, &c->response_json, &c->pending, &raw, &ct, &err);
+    util_buf_dispose(&ct);
+    if (rc != 0) {
         /* a message we cannot render ends the stream with an in-band error */
         c->pending.len = mark;
         if (c->call != NULL) {
@@ -310,16 +312,17 @@ static void on_upstream_close(void *ctx, const upstream_grpc_result_t *res)
         send_grpc_error(c, GRPC_CODE_INTERNAL, m, strlen(m), NULL, 0);
         return;
     }
-    const char *ct = NULL;
-    size_t ct_len = 0;
+    int raw = 0;
+    util_buf_t ct = UTIL_BUF_INIT;
     util_error_t err;
-    if (response_render(c->g->registry, &c->route->binding, c->unary.data, c->unary.len, &c->route->json, &c->body, &ct,
-                        &ct_len, &err) != 0) {
+    if (response_render(c->g->registry, &c->route->binding, c->unary.data, c->unary.len, &c->response_json, &c->body, &raw,
+                        &ct, &err) != 0) {
+        util_buf_dispose(&ct);
         c->body.len = 0;
         send_grpc_error(c, GRPC_CODE_INTERNAL, err.message, strlen(err.message), NULL, 0);
         return;
     }
-    if (ct == NULL)
+    if (!raw)
         util_buf_putc(&c->body, '\n');
     if (util_buf_failed(&c->body)) {
         c->body.len = 0;
@@ -330,11 +333,12 @@ static void on_upstream_close(void *ctx, const upstream_grpc_result_t *res)
     req->res.reason = "OK";
     req->res.content_length = c->body.len;
     add_metadata_headers(req, trailers, n_trailers);
-    if (ct != NULL)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, h2o_strdup(&req->pool, ct, ct_len).base,
-                       ct_len);
-    else
+    if (raw && ct.len != 0)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       h2o_strdup(&req->pool, (const char *)ct.data, ct.len).base, ct.len);
+    else if (!raw)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    util_buf_dispose(&ct);
     static h2o_generator_t generator = {NULL, NULL};
     h2o_start_response(req, &generator);
     h2o_iovec_t iov = h2o_iovec_init(c->body.data, c->body.len);
@@ -407,6 +411,8 @@ int rest_on_req(h2o_handler_t *self, h2o_req_t *req)
     c->g = g;
     c->route = route;
     c->streaming = route->binding.method->server_streaming;
+    c->response_json = route->json;
+    c->response_json.max_input = 0; /* the request-body limit is not a limit on what backends answer */
     if (c->streaming)
         c->format = negotiate_stream(req);
 

@@ -90,16 +90,16 @@ static int last_bytes(const uint8_t *pb, size_t len, uint32_t number, const uint
     return found;
 }
 
-static int render_http_body(const uint8_t *pb, size_t len, util_buf_t *out, const char **ct, size_t *ct_len,
-                            util_error_t *err)
+static int render_http_body(const uint8_t *pb, size_t len, util_buf_t *out, int *raw, util_buf_t *ct, util_error_t *err)
 {
     const uint8_t *v = NULL;
     size_t vl = 0;
     int rc = last_bytes(pb, len, 1, &v, &vl);
     if (rc < 0)
         return util_error_set(err, CODEC_ERR_WIRE, "invalid google.api.HttpBody in the response");
-    *ct = rc ? (const char *)v : NULL;
-    *ct_len = rc ? vl : 0;
+    *raw = 1;
+    if (rc)
+        util_buf_append(ct, v, vl);
     /* data (field 2) is bytes: occurrences do not merge, the last one wins */
     rc = last_bytes(pb, len, 2, &v, &vl);
     if (rc < 0)
@@ -110,15 +110,13 @@ static int render_http_body(const uint8_t *pb, size_t len, util_buf_t *out, cons
 }
 
 int response_render(const proto_registry_t *r, const binding_rule_t *b, const uint8_t *pb, size_t len,
-                    const codec_options_t *opt, util_buf_t *out, const char **content_type, size_t *content_type_len,
-                    util_error_t *err)
+                    const codec_options_t *opt, util_buf_t *out, int *raw, util_buf_t *content_type, util_error_t *err)
 {
-    *content_type = NULL;
-    *content_type_len = 0;
+    *raw = 0;
     const proto_field_t *f = b->response_field;
     if (f == NULL) {
         if (b->response_http_body)
-            return render_http_body(pb, len, out, content_type, content_type_len, err);
+            return render_http_body(pb, len, out, raw, content_type, err);
         return codec_pb_to_json(r, b->method->output, pb, len, opt, out, err);
     }
     if (!f->repeated && f->message != NULL) {
@@ -128,7 +126,7 @@ int response_render(const proto_registry_t *r, const binding_rule_t *b, const ui
         if (n < 0)
             rc = util_error_set(err, CODEC_ERR_WIRE, "invalid protobuf in the response");
         else if (b->response_http_body)
-            rc = render_http_body(sub.data, sub.len, out, content_type, content_type_len, err);
+            rc = render_http_body(sub.data, sub.len, out, raw, content_type, err);
         else if (n == 0 && f->message->wkt == PROTO_WKT_NONE)
             rc = (util_buf_puts(out, "{}"), 0); /* an absent message field renders as its empty message */
         else if (n == 0)

@@ -15,12 +15,11 @@
 /*
  * Appends the JSON of response message |pb| for binding |b| (whole message, or only the
  * response_body field) to |out|. For a google.api.HttpBody response, appends the raw data
- * instead and sets |*content_type| (pointing into |pb|) and |*content_type_len|.
- * Returns 0, or -1 with |err| set.
+ * instead, sets |*raw| and appends its content type to |content_type| (left empty when the
+ * message has none); otherwise |*raw| is 0. Returns 0, or -1 with |err| set.
  */
 int response_render(const proto_registry_t *r, const binding_rule_t *b, const uint8_t *pb, size_t len,
-                    const codec_options_t *opt, util_buf_t *out, const char **content_type, size_t *content_type_len,
-                    util_error_t *err);
+                    const codec_options_t *opt, util_buf_t *out, int *raw, util_buf_t *content_type, util_error_t *err);
 
 /*
  * Appends the "details" JSON array of a serialized google.rpc.Status (|status_pb|, the

@@ -115,6 +115,9 @@ check "415" 415 "$(head -1 <<<"$r")"
 head -c 200000 /dev/zero | tr '\0' 'a' >"$TMP/big"
 r=$(req POST /v1/prices:batch -H 'content-type: application/json' --data-binary @"$TMP/big")
 check "413" 413 "$(head -1 <<<"$r")"
+check_has "413 is JSON" '"code":3' "$r"
+r=$(req POST /v1/prices:batch --http2-prior-knowledge -H 'content-type: application/json' --data-binary @"$TMP/big")
+check "413 over h2c too" 413 "$(head -1 <<<"$r")"
 
 # bodies
 r=$(req POST /v1/prices:batch -H 'content-type: application/json' \
