@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "grpc/grpc.h"
 #include "util/buf.h"
 #include "util/json_quote.h"
 
@@ -50,36 +51,22 @@ static const char *reason_of(int status)
     }
 }
 
-/* The gRPC code a gateway-made HTTP error stands for (google.rpc.Code). */
+/* The gRPC code a gateway-made HTTP error stands for: the REST mapping of src/grpc, except
+   for the statuses only the gateway itself produces. */
 static int grpc_code_of(int status)
 {
     switch (status) {
-    case 400:
+    case 405:
+        return GRPC_CODE_UNIMPLEMENTED; /* as grpc-gateway: no such method for this path */
     case 413:
     case 415:
-        return 3; /* INVALID_ARGUMENT */
-    case 401:
-        return 16; /* UNAUTHENTICATED */
-    case 403:
-        return 7; /* PERMISSION_DENIED */
-    case 404:
-        return 5; /* NOT_FOUND */
-    case 405:
-    case 501:
-        return 12; /* UNIMPLEMENTED */
-    case 409:
-        return 10; /* ABORTED */
-    case 429:
-        return 8; /* RESOURCE_EXHAUSTED */
+        return GRPC_CODE_INVALID_ARGUMENT;
     case 499:
-        return 1; /* CANCELLED */
+        return GRPC_CODE_CANCELLED;
     case 502:
-    case 503:
-        return 14; /* UNAVAILABLE */
-    case 504:
-        return 4; /* DEADLINE_EXCEEDED */
+        return GRPC_CODE_UNAVAILABLE;
     default:
-        return status >= 500 ? 13 : 2; /* INTERNAL : UNKNOWN */
+        return grpc_code_from_http(status);
     }
 }
 
