@@ -130,7 +130,7 @@ typedef struct config_json_options {
 
 typedef struct config_grpc_service {
     const char *service; /* fully qualified: "shop.v1.PriceService" (existence is checked against the registry elsewhere) */
-    const config_upstream_t *upstream; /* points into config_t.upstreams; always a CONFIG_UPSTREAM_GRPC one */
+    const config_upstream_t *upstream; /* points into config_t.upstreams; an HTTP one means gRPC→REST translation */
     config_json_options_t json;
     uint8_t ignore_unknown_query_parameters;
     uint8_t auto_mapping; /* POST /pkg.Svc/Method with a JSON body for methods without a google.api.http rule */

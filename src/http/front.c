@@ -16,6 +16,7 @@
 
 #include "http/connect.h"
 #include "http/errors.h"
+#include "transcode/reverse.h"
 #include "http/grpcweb.h"
 #include "http/rest.h"
 #include "http/server.h"
@@ -320,31 +321,86 @@ int64_t front_deadline_ms(const front_target_t *t, int64_t client_ms)
     return ms;
 }
 
+int front_call_start_message(front_call_t *call, gateway_worker_t *gw, size_t upstream_index, const proto_method_t *method,
+                             const uint8_t *msg, size_t len, const upstream_header_t *md, size_t n_md, int64_t timeout_ms,
+                             const upstream_grpc_callbacks_t *cb, void *ctx, grpc_code_t *code, util_error_t *err)
+{
+    call->grpc = NULL;
+    call->rev = NULL;
+    const gateway_t *g = gw->gateway;
+    const config_upstream_t *u = &g->config->upstreams[upstream_index];
+    if (u->protocol == CONFIG_UPSTREAM_HTTP) {
+        const reverse_rule_t *rule = gateway_reverse_rule(g, method);
+        if (rule == NULL) {
+            *code = GRPC_CODE_UNIMPLEMENTED;
+            return util_error_set(err, -1, "%s cannot be translated for HTTP upstream %s (see portico check)",
+                                  method->full_name, u->name);
+        }
+        if (gw->http_pools[upstream_index] == NULL) {
+            *code = GRPC_CODE_UNAVAILABLE;
+            return util_error_set(err, -1, "upstream %s is not available on this worker", u->name);
+        }
+        call->rev = reverse_call_start(gw->http_pools[upstream_index], rule, msg, len, md, n_md, timeout_ms, cb, ctx, err);
+        if (call->rev == NULL) {
+            *code = GRPC_CODE_INTERNAL;
+            return -1;
+        }
+        return 0;
+    }
+    upstream_grpc_pool_t *pool = gw->pools[upstream_index];
+    if (pool == NULL) {
+        *code = GRPC_CODE_UNAVAILABLE;
+        return util_error_set(err, -1, "upstream %s is not available on this worker", u->name);
+    }
+    call->grpc = upstream_grpc_call_start(pool, method->grpc_path, md, n_md, timeout_ms, cb, ctx, err);
+    if (call->grpc == NULL) {
+        *code = GRPC_CODE_INTERNAL;
+        return -1;
+    }
+    /* callbacks never run inside call_start or send: the call is ours until the loop turns */
+    upstream_grpc_call_send(call->grpc, msg, len);
+    upstream_grpc_call_close_send(call->grpc);
+    return 0;
+}
+
 static void send_one(void *call, const uint8_t *msg, size_t len)
 {
     upstream_grpc_call_send(call, msg, len);
+}
+
+static void keep_first(void *ctx, const uint8_t *msg, size_t len)
+{
+    const uint8_t **first = ctx;
+    if (first[0] == NULL) {
+        first[0] = msg;
+        first[1] = msg + len;
+    }
 }
 
 int front_call_start(front_call_t *call, const front_target_t *t, const uint8_t *frames, size_t frames_len,
                      const upstream_header_t *md, size_t n_md, int64_t timeout_ms, const upstream_grpc_callbacks_t *cb, void *ctx,
                      grpc_code_t *code, util_error_t *err)
 {
-    call->grpc = NULL;
-    upstream_grpc_pool_t *pool = t->gw->pools[t->upstream_index];
-    if (pool == NULL) {
-        *code = GRPC_CODE_UNAVAILABLE;
-        return util_error_set(err, -1, "upstream %s is not available on this worker",
-                              t->g->config->upstreams[t->upstream_index].name);
+    size_t count;
+    util_error_t ignored;
+    if (t->g->config->upstreams[t->upstream_index].protocol == CONFIG_UPSTREAM_HTTP || t->gw->pools[t->upstream_index] == NULL) {
+        /* a REST-backed method takes exactly one request message */
+        const uint8_t *first[2] = {NULL, NULL};
+        grpcweb_body_scan(frames, frames_len, SIZE_MAX, keep_first, first, &count, &ignored);
+        const uint8_t *msg = first[0] != NULL ? first[0] : (const uint8_t *)"";
+        return front_call_start_message(call, t->gw, t->upstream_index, t->method, msg, first[0] ? (size_t)(first[1] - first[0]) : 0,
+                                        md, n_md, timeout_ms, cb, ctx, code, err);
     }
-    upstream_grpc_call_t *c = upstream_grpc_call_start(pool, t->method->grpc_path, md, n_md, timeout_ms, cb, ctx, err);
+    call->grpc = NULL;
+    call->rev = NULL;
+    upstream_grpc_call_t *c = upstream_grpc_call_start(t->gw->pools[t->upstream_index], t->method->grpc_path, md, n_md,
+                                                       timeout_ms, cb, ctx, err);
     if (c == NULL) {
         *code = GRPC_CODE_INTERNAL;
         return -1;
     }
     /* callbacks never run inside call_start or send: the call is ours until the loop turns */
     call->grpc = c;
-    size_t count;
-    util_error_t ignored;
     grpcweb_body_scan(frames, frames_len, SIZE_MAX, send_one, c, &count, &ignored);
     upstream_grpc_call_close_send(c);
     return 0;
@@ -356,11 +412,16 @@ void front_call_cancel(front_call_t *call)
         upstream_grpc_call_cancel(call->grpc);
         call->grpc = NULL;
     }
+    if (call->rev != NULL) {
+        reverse_call_cancel(call->rev);
+        call->rev = NULL;
+    }
 }
 
 void front_call_closed(front_call_t *call)
 {
     call->grpc = NULL;
+    call->rev = NULL;
 }
 
 /* ---- the response writer ------------------------------------------------------------------- */

@@ -54,13 +54,27 @@ typedef struct front_target {
 size_t front_metadata_collect(h2o_req_t *req, upstream_header_t *md, size_t cap);
 
 /*
- * The upstream call of a gRPC-Web or Connect request. Today always a gRPC call; a service
- * served by an HTTP/JSON upstream (gRPC→REST, src/transcode/reverse.h) would add its handle
- * here, and the handlers, which only start, cancel and forget calls, would not change.
+ * The upstream call of a request on the HTTP listener (REST, gRPC-Web, Connect): a gRPC call,
+ * or, for a service served by an HTTP/JSON upstream, the call translated to REST
+ * (src/transcode/reverse.h). Both report through upstream_grpc_callbacks_t, so the handlers
+ * only start, cancel and forget calls.
  */
+struct reverse_call;
 typedef struct front_call {
     upstream_grpc_call_t *grpc; /* NULL when none is running (closed, cancelled, never started) */
+    struct reverse_call *rev;
 } front_call_t;
+
+/*
+ * Starts a call of |method| on upstream |upstream_index| of this worker with one request
+ * message |msg| (not framed). Returns 0, or -1 with |err| set and |*code| the status to
+ * answer (UNAVAILABLE: no client for the upstream on this worker; UNIMPLEMENTED: the method
+ * cannot be translated for its HTTP upstream; INTERNAL: an invalid call).
+ */
+int front_call_start_message(front_call_t *call, struct gateway_worker *gw, size_t upstream_index,
+                             const proto_method_t *method, const uint8_t *msg, size_t len, const upstream_header_t *md,
+                             size_t n_md, int64_t timeout_ms, const upstream_grpc_callbacks_t *cb, void *ctx, grpc_code_t *code,
+                             util_error_t *err);
 
 /*
  * Starts the call of |t|'s method with its whole request: |frames| holds the request messages

@@ -15,6 +15,7 @@
 #include "transcode/binding.h"
 #include "transcode/route_table.h"
 #include "util/arena.h"
+#include "util/strmap.h"
 
 typedef struct gateway_route {
     binding_rule_t binding;
@@ -31,6 +32,7 @@ typedef struct gateway {
     gateway_route_t *route_list;
     size_t n_routes;
     aggregate_set_t *aggregates; /* composite endpoints */
+    util_strmap_t reverse_rules; /* method full name -> reverse_rule_t, for services on HTTP upstreams */
     util_arena_t arena;
 } gateway_t;
 
@@ -52,6 +54,11 @@ typedef struct gateway_worker {
  */
 gateway_t *gateway_build(config_t *config, util_error_t *err);
 void gateway_free(gateway_t *g);
+
+/* The gRPC→REST mapping of |m| when its service is served by an HTTP upstream; NULL otherwise
+   (or when the method cannot be mapped: client streaming, no google.api.http rule ...). */
+struct reverse_rule;
+const struct reverse_rule *gateway_reverse_rule(const gateway_t *g, const proto_method_t *m);
 
 /* Prints the route table, one route per line: METHOD TEMPLATE -> pkg.Service.Method (upstream). */
 void gateway_print_routes(const gateway_t *g, FILE *out);

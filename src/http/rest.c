@@ -17,6 +17,7 @@
 #include "grpc/grpc.h"
 #include "http/composite.h"
 #include "http/errors.h"
+#include "http/front.h"
 #include "http/server.h"
 #include "transcode/response.h"
 #include "upstream/upstream.h"
@@ -30,7 +31,7 @@ typedef struct rest_call {
     h2o_req_t *req;
     const gateway_t *g;
     const gateway_route_t *route;
-    upstream_grpc_call_t *call; /* NULL once closed or cancelled */
+    front_call_t call; /* the upstream call (gRPC, or REST through gRPC→REST) */
     int streaming;
     stream_format_t format;
     int started;     /* response headers sent */
@@ -48,10 +49,7 @@ typedef struct rest_call {
 static void call_dispose(void *p)
 {
     rest_call_t *c = p;
-    if (c->call != NULL) {
-        upstream_grpc_call_cancel(c->call);
-        c->call = NULL;
-    }
+    front_call_cancel(&c->call);
     util_buf_dispose(&c->unary);
     util_buf_dispose(&c->pending);
     util_buf_dispose(&c->inflight);
@@ -146,10 +144,7 @@ static void on_stream_proceed(h2o_generator_t *self, h2o_req_t *req)
 static void on_stream_stop(h2o_generator_t *self, h2o_req_t *req)
 {
     rest_call_t *c = (rest_call_t *)self;
-    if (c->call != NULL) {
-        upstream_grpc_call_cancel(c->call);
-        c->call = NULL;
-    }
+    front_call_cancel(&c->call);
 }
 
 static void start_stream(rest_call_t *c)
@@ -248,10 +243,7 @@ static void on_upstream_message(void *ctx, const uint8_t *data, size_t len)
     if (rc != 0) {
         /* a message we cannot render ends the stream with an in-band error */
         c->pending.len = mark;
-        if (c->call != NULL) {
-            upstream_grpc_call_cancel(c->call);
-            c->call = NULL;
-        }
+        front_call_cancel(&c->call);
         stream_frame_begin(c);
         util_buf_puts(&c->pending, "{\"error\":");
         render_status(c, GRPC_CODE_INTERNAL, err.message, strlen(err.message), NULL, 0, &c->pending);
@@ -271,12 +263,12 @@ static void on_upstream_message(void *ctx, const uint8_t *data, size_t len)
 static void on_upstream_close(void *ctx, const upstream_grpc_result_t *res)
 {
     rest_call_t *c = ctx;
+    front_call_closed(&c->call);
     int code = res->code;
     const char *msg = res->message;
     size_t msg_len = res->message_len;
     const upstream_header_t *trailers = res->trailers;
     size_t n_trailers = res->n_trailers;
-    c->call = NULL;
     h2o_req_t *req = c->req;
 
     if (c->streaming) {
@@ -465,18 +457,14 @@ int rest_on_req(h2o_handler_t *self, h2o_req_t *req)
         md[n_md++] = (upstream_header_t){name, nlen, h->value.base, h->value.len};
     }
 
-    upstream_grpc_pool_t *pool = gw->pools[route->upstream_index];
-    upstream_grpc_call_t *call = upstream_grpc_call_start(pool, route->binding.method->grpc_path, md, n_md, timeout_ms,
-                                                          &upstream_callbacks, c, &err);
-    if (call == NULL) {
+    grpc_code_t code;
+    if (front_call_start_message(&c->call, gw, route->upstream_index, route->binding.method, msg.data, msg.len, md, n_md,
+                                 timeout_ms, &upstream_callbacks, c, &code, &err) != 0) {
         util_buf_dispose(&msg);
-        http_error_sendf(req, 400, "%s", err.message);
+        c->body.len = 0;
+        send_grpc_error(c, code, err.message, strlen(err.message), NULL, 0);
         return 0;
     }
-    /* callbacks never run inside call_start or send: the call is ours until the loop turns */
-    c->call = call;
-    upstream_grpc_call_send(call, msg.data, msg.len);
-    upstream_grpc_call_close_send(call);
     util_buf_dispose(&msg);
     return 0;
 }

@@ -138,10 +138,18 @@ static void on_accept(h2o_socket_t *listener, const char *errstr)
     if (errstr != NULL)
         return;
     h2o_accept_ctx_t *actx = listener->data;
+    http_worker_t *w = current_worker;
+    const http_server_conf_t *conf = w->_server->conf;
+    size_t index = (size_t)(actx - w->_accept);
+    int raw = conf->listeners[index].raw && conf->on_raw_accept != NULL;
     h2o_socket_t *sock;
     /* drain the backlog a few at a time so one worker does not starve its loop */
-    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
-        h2o_accept(actx, sock);
+    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++) {
+        if (raw)
+            conf->on_raw_accept(w, index, sock, actx->ssl_ctx);
+        else
+            h2o_accept(actx, sock);
+    }
 }
 
 typedef struct inflight_token {
@@ -186,6 +194,8 @@ static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t
     w->_stopping = 1;
     stop_listening(w);
     h2o_context_request_shutdown(&w->ctx);
+    if (w->_server->conf->on_worker_stop != NULL)
+        w->_server->conf->on_worker_stop(w, w->state);
 }
 
 static void *worker_main(void *arg)

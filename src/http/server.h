@@ -21,6 +21,7 @@ typedef struct http_listener_conf {
     const char *tls_certificate; /* PEM chain; NULL = cleartext (HTTP/1.1 + h2c) */
     const char *tls_key;
     const char *tls_client_ca; /* PEM CAs for client certificates (mTLS), or NULL */
+    int raw;                   /* accepted sockets go to http_server_conf_t.on_raw_accept instead of h2o (native gRPC) */
 } http_listener_conf_t;
 
 typedef struct http_worker http_worker_t;
@@ -37,6 +38,11 @@ typedef struct http_server_conf {
     void *(*on_worker_init)(http_worker_t *w, void *app);
     void (*on_worker_dispose)(http_worker_t *w, void *worker_state);
     void *app;
+    /* a connection accepted on a |raw| listener (index |listener|), on the worker's loop; it owns
+       |sock|. |ssl_ctx| is the listener's TLS context (ALPN h2), NULL for cleartext */
+    void (*on_raw_accept)(http_worker_t *w, size_t listener, h2o_socket_t *sock, SSL_CTX *ssl_ctx);
+    /* the worker begins its graceful stop (its listeners are closed); may be NULL */
+    void (*on_worker_stop)(http_worker_t *w, void *worker_state);
     /* called once every listener is bound, before serving (e.g. to print the ports) */
     void (*on_ready)(void *app, const uint16_t *ports, size_t n_ports);
 } http_server_conf_t;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,8 +128,13 @@ upstream_grpc_pool_t *upstream_grpc_pool_new(h2o_loop_t *loop, const upstream_gr
             return NULL;
         }
     }
-    if (cfg->ssl_ctx != NULL)
+    if (cfg->ssl_ctx != NULL) {
+        /* the context may be shared by every worker's pool, created on their threads at once */
+        static pthread_mutex_t ssl_setup = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&ssl_setup);
         SSL_CTX_set_alpn_protos(cfg->ssl_ctx, (const unsigned char *)"\x02h2", 3);
+        pthread_mutex_unlock(&ssl_setup);
+    }
     return pool;
 }
 
