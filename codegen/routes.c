@@ -70,27 +70,6 @@ static const char *upper_method(const char *m)
     return m; /* custom kinds ("HEAD", "*") as written, as the gateway takes them */
 }
 
-static int is_text_wkt(const proto_message_t *m)
-{
-    switch (m->wkt) {
-    case PROTO_WKT_TIMESTAMP:
-    case PROTO_WKT_DURATION:
-    case PROTO_WKT_FIELD_MASK:
-    case PROTO_WKT_DOUBLE_VALUE:
-    case PROTO_WKT_FLOAT_VALUE:
-    case PROTO_WKT_INT64_VALUE:
-    case PROTO_WKT_UINT64_VALUE:
-    case PROTO_WKT_INT32_VALUE:
-    case PROTO_WKT_UINT32_VALUE:
-    case PROTO_WKT_BOOL_VALUE:
-    case PROTO_WKT_STRING_VALUE:
-    case PROTO_WKT_BYTES_VALUE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Checks one path variable's field path; returns 0 or -1 after reporting. */
 static int check_variable(collector_t *c, const codegen_route_t *rt, const char *fp)
 {
@@ -128,7 +107,7 @@ static int check_variable(collector_t *c, const codegen_route_t *rt, const char 
                    f->is_map ? "map" : "repeated", msg->full_name);
             return -1;
         }
-        if (f->message != NULL && !is_text_wkt(f->message)) {
+        if (f->message != NULL && !proto_message_is_text_wkt(f->message)) {
             report(c, &rt->where, m, hm, path,
                    "path variable \"%s\" names a message field (%s) of %s; path variables bind singular scalar fields", fp,
                    f->message->full_name, msg->full_name);

@@ -759,27 +759,6 @@ typedef struct query_ctx {
     const proto_message_t *stack[MAX_QUERY_DEPTH];
 } query_ctx_t;
 
-static int is_text_wkt(const proto_message_t *m)
-{
-    switch (m->wkt) {
-    case PROTO_WKT_TIMESTAMP:
-    case PROTO_WKT_DURATION:
-    case PROTO_WKT_FIELD_MASK:
-    case PROTO_WKT_DOUBLE_VALUE:
-    case PROTO_WKT_FLOAT_VALUE:
-    case PROTO_WKT_INT64_VALUE:
-    case PROTO_WKT_UINT64_VALUE:
-    case PROTO_WKT_INT32_VALUE:
-    case PROTO_WKT_UINT32_VALUE:
-    case PROTO_WKT_BOOL_VALUE:
-    case PROTO_WKT_STRING_VALUE:
-    case PROTO_WKT_BYTES_VALUE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /*
  * Query parameters of the fields of |m| not bound by the path or the body (REFERENCE (c)
  * rule 9): scalar, enum and text-WKT leaves, repeated ones as arrays, singular messages
@@ -813,7 +792,7 @@ static void query_params(query_ctx_t *q, const proto_message_t *m, size_t depth,
                 query_params(q, f->message, depth + 1, jpath, ppath);
             continue;
         }
-        if (f->message != NULL && !is_text_wkt(f->message))
+        if (f->message != NULL && !proto_message_is_text_wkt(f->message))
             continue;
         json_t *p = jobj(R);
         jset_str(R, p, "name", jpath);

@@ -215,6 +215,10 @@ const proto_service_t *proto_registry_service_at(const proto_registry_t *r, size
 size_t proto_registry_n_messages(const proto_registry_t *r);
 const proto_message_t *proto_registry_message_at(const proto_registry_t *r, size_t i);
 
+/* Non-zero for the well-known types whose JSON form is one string or bare scalar (Timestamp,
+   Duration, FieldMask, the wrappers): settable from one URL path or query value. */
+int proto_message_is_text_wkt(const proto_message_t *m);
+
 const proto_field_t *proto_message_field_by_number(const proto_message_t *m, uint32_t number);
 /* Looks a field up by its JSON name or its proto name (the JSON parser accepts both). */
 const proto_field_t *proto_message_field_by_name(const proto_message_t *m, const char *name, size_t len);

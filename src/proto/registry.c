@@ -919,6 +919,27 @@ const proto_message_t *proto_registry_message_at(const proto_registry_t *r, size
     return i < r->messages.n ? r->messages.items[i] : NULL;
 }
 
+int proto_message_is_text_wkt(const proto_message_t *m)
+{
+    switch (m->wkt) {
+    case PROTO_WKT_TIMESTAMP:
+    case PROTO_WKT_DURATION:
+    case PROTO_WKT_FIELD_MASK:
+    case PROTO_WKT_DOUBLE_VALUE:
+    case PROTO_WKT_FLOAT_VALUE:
+    case PROTO_WKT_INT64_VALUE:
+    case PROTO_WKT_UINT64_VALUE:
+    case PROTO_WKT_INT32_VALUE:
+    case PROTO_WKT_UINT32_VALUE:
+    case PROTO_WKT_BOOL_VALUE:
+    case PROTO_WKT_STRING_VALUE:
+    case PROTO_WKT_BYTES_VALUE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 const proto_field_t *proto_message_field_by_number(const proto_message_t *m, uint32_t number)
 {
     if (m->_dense)

@@ -19,28 +19,6 @@ static int is_http_body(const proto_message_t *m)
     return m != NULL && strcmp(m->full_name, "google.api.HttpBody") == 0;
 }
 
-/* A WKT whose JSON form is a string or a bare scalar: settable from one text value. */
-static int is_text_wkt(const proto_message_t *m)
-{
-    switch (m->wkt) {
-    case PROTO_WKT_TIMESTAMP:
-    case PROTO_WKT_DURATION:
-    case PROTO_WKT_FIELD_MASK:
-    case PROTO_WKT_DOUBLE_VALUE:
-    case PROTO_WKT_FLOAT_VALUE:
-    case PROTO_WKT_INT64_VALUE:
-    case PROTO_WKT_UINT64_VALUE:
-    case PROTO_WKT_INT32_VALUE:
-    case PROTO_WKT_UINT32_VALUE:
-    case PROTO_WKT_BOOL_VALUE:
-    case PROTO_WKT_STRING_VALUE:
-    case PROTO_WKT_BYTES_VALUE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /*
  * Resolves a dotted field path ("sub.subfield", names by proto or JSON name) from |m|.
  * Fills chain[] and returns its length, or 0 when a part names no field or crosses a
@@ -74,7 +52,7 @@ static int leaf_settable(const proto_field_t *f, int allow_repeated)
     if (f->is_map || (f->repeated && !allow_repeated))
         return 0;
     if (f->type == PROTO_TYPE_MESSAGE || f->type == PROTO_TYPE_GROUP)
-        return is_text_wkt(f->message);
+        return proto_message_is_text_wkt(f->message);
     return 1;
 }
 

@@ -61,27 +61,6 @@ struct reverse_rule {
  * Small helpers
  */
 
-static int is_text_wkt(const proto_message_t *m)
-{
-    switch (m->wkt) {
-    case PROTO_WKT_TIMESTAMP:
-    case PROTO_WKT_DURATION:
-    case PROTO_WKT_FIELD_MASK:
-    case PROTO_WKT_DOUBLE_VALUE:
-    case PROTO_WKT_FLOAT_VALUE:
-    case PROTO_WKT_INT64_VALUE:
-    case PROTO_WKT_UINT64_VALUE:
-    case PROTO_WKT_INT32_VALUE:
-    case PROTO_WKT_UINT32_VALUE:
-    case PROTO_WKT_BOOL_VALUE:
-    case PROTO_WKT_STRING_VALUE:
-    case PROTO_WKT_BYTES_VALUE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static int is_message(const proto_field_t *f)
 {
     return f->type == PROTO_TYPE_MESSAGE || f->type == PROTO_TYPE_GROUP;
@@ -812,7 +791,7 @@ static int flatten(query_ctx_t *q, const proto_message_t *m, json_t *obj, const 
             return util_error_set(q->err, REVERSE_ERR_ARGUMENT,
                                   "field \"%s\" is a map, which the query string of this method's GET-style rule cannot carry",
                                   name);
-        int plain_message = is_message(f) && !is_text_wkt(f->message);
+        int plain_message = is_message(f) && !proto_message_is_text_wkt(f->message);
         if (plain_message && (f->message->wkt == PROTO_WKT_STRUCT || f->message->wkt == PROTO_WKT_VALUE ||
                               f->message->wkt == PROTO_WKT_LIST_VALUE || f->message->wkt == PROTO_WKT_ANY))
             return util_error_set(q->err, REVERSE_ERR_ARGUMENT, "field \"%s\" (%s) cannot be sent as a query parameter", name,
