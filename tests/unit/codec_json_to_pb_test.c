@@ -64,7 +64,7 @@ static char *protoc_decode(const char *type, const uint8_t *data, size_t len)
     } else {
         close(fd);
         int proto2 = strncmp(type, "portico.test2.", 14) == 0;
-        char cmd[2048];
+        char cmd[8192];
         snprintf(cmd, sizeof(cmd), "protoc --descriptor_set_in=%s --decode=%s %s < %s 2>&1",
                  test_desc_path(proto2 ? "codec_proto2.pb" : "codec_test.pb"), type,
                  proto2 ? "test/codec_proto2.proto" : "test/codec_test.proto", tmp);
