@@ -36,7 +36,7 @@ static void timer_link(ingress_conn_t *conn, h2o_timeout_t *timeout)
 
 void ingress_conn_update_idle(ingress_conn_t *conn)
 {
-    if (conn->closed || conn->session == NULL || !conn->preface_done)
+    if (conn->closed || conn->closing || conn->session == NULL || !conn->preface_done)
         return;
     if (conn->n_streams != 0) {
         if (h2o_timeout_is_linked(&conn->timer))
@@ -181,6 +181,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
         nghttp2_session_terminate_session(conn->session, NGHTTP2_PROTOCOL_ERROR);
         conn->goaway_sent = 1;
         conn->closing = 1;
+        timer_link(conn, &conn->ing->handshake); /* a client that does not read its GOAWAY is dropped */
         flush(conn);
         return;
     }
@@ -192,8 +193,10 @@ static void on_read(h2o_socket_t *sock, const char *err)
 static void on_conn_timer(h2o_timeout_entry_t *entry)
 {
     ingress_conn_t *conn = H2O_STRUCT_FROM_MEMBER(ingress_conn_t, timer, entry);
-    if (conn->session == NULL || !conn->preface_done) {
-        ingress_conn_destroy(conn); /* no TLS handshake or no HTTP/2 preface in time, or stopping during it */
+    if (conn->session == NULL || !conn->preface_done || conn->closing) {
+        /* no TLS handshake or no HTTP/2 preface in time, stopping during it, or the last words
+           after a protocol error were not taken */
+        ingress_conn_destroy(conn);
         return;
     }
     if (conn->n_streams != 0)

@@ -379,7 +379,7 @@ static grpc_ingress_t *ing;
 static upstream_grpc_pool_t *pool;
 static size_t inflight;
 
-static void ingress_start(size_t max_response_buffer, uint32_t handshake_ms)
+static void ingress_start(size_t max_response_buffer, uint32_t handshake_ms, uint32_t idle_ms)
 {
     char target[32];
     snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)backend_port);
@@ -399,6 +399,7 @@ static void ingress_start(size_t max_response_buffer, uint32_t handshake_ms)
         .max_response_message = 64 * 1024,
         .max_header_bytes = 2048,
         .handshake_timeout_ms = handshake_ms,
+        .idle_timeout_ms = idle_ms,
         .inflight = &inflight,
     };
     ing = grpc_ingress_new(loop, &cfg, &err);
@@ -693,23 +694,43 @@ static void test_handshake_timeout(void)
     close(fds[1]);
 }
 
+static void test_idle_timeout(void)
+{
+    /* a connection without streams gets GOAWAY after the idle timeout, and is closed */
+    peer_t c;
+    client_connect(&c);
+    run_for(60);
+    CHECK(!c.goaway);
+    pstream_t *st = client_call(&c, "POST", "/t.S/Echo", NULL, 0, "\0\0\0\0\x01x", 6, 1);
+    CHECK(run_until(&st->closed, 3000));
+    CHECK_STR_HAS(st->trailers, "grpc-status: 0");
+    CHECK(!c.goaway); /* the timer restarted when the stream ended */
+    CHECK(run_until(&c.goaway, 1000));
+    CHECK(run_until(&c.eof, 1000));
+    grpc_ingress_stats_t stats;
+    grpc_ingress_stats(ing, &stats);
+    CHECK_INT_EQ(stats.connections, 0);
+    peer_dispose(&c);
+}
+
 int main(void)
 {
     loop = h2o_evloop_create();
     h2o_socket_t *listener = backend_listen();
 
-    ingress_start(0, 0); /* max_response_buffer raised to max_response_message + 64 KiB = 128 KiB */
+    ingress_start(0, 0, 0); /* max_response_buffer raised to max_response_message + 64 KiB = 128 KiB */
     test_rejections();
     test_request_flow_control();
     ingress_stop();
 
-    ingress_start(256 * 1024, 0);
+    ingress_start(256 * 1024, 0, 0);
     test_response_flow_control();
     test_cancel_and_shutdown();
     ingress_stop();
 
-    ingress_start(0, 150);
+    ingress_start(0, 150, 150);
     test_handshake_timeout();
+    test_idle_timeout();
     ingress_stop();
 
     h2o_socket_close(listener);
