@@ -329,4 +329,26 @@ void aggregate_run_cancel(aggregate_run_t *run);
 
 const char *aggregate_part_status_name(aggregate_part_status_t s); /* "ok", "error", "timeout", ... */
 
+/* ---- what a composite reads from its request (for documentation: src/http/apidocs.c) ---- */
+typedef enum aggregate_input_kind {
+    AGGREGATE_INPUT_PATH = 0, /* {var}: a variable of the endpoint's path template */
+    AGGREGATE_INPUT_QUERY,    /* {query.NAME} */
+    AGGREGATE_INPUT_HEADER,   /* {header.NAME} (lowercase) and the calls' forward_headers */
+    AGGREGATE_INPUT_BODY,     /* {body} / {body.PATH}: name is "body" */
+} aggregate_input_kind_t;
+
+typedef struct aggregate_input {
+    aggregate_input_kind_t kind;
+    const char *name; /* borrowed from the loaded set */
+} aggregate_input_t;
+
+/*
+ * Lists the inputs of |ep|, each (kind, name) once, in the order the calls and their
+ * templates first use them (calls in declaration order; within a call: request message or
+ * path, query, headers, body, then forwarded headers). Writes at most |cap| of them to |out|
+ * and returns how many there are (more than |cap| means the list was cut).
+ */
+size_t aggregate_endpoint_inputs(const aggregate_endpoint_t *ep, aggregate_input_t *out, size_t cap);
+
+
 #endif

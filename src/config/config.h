@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "policy/cors.h"
+#include "transcode/routes_file.h"
 #include "util/arena.h"
 #include "util/error.h"
 
@@ -60,6 +61,7 @@ enum {
 #define CONFIG_DEFAULT_MAX_HEADER_BYTES 65536u
 #define CONFIG_DEFAULT_MAX_JSON_DEPTH 100u
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000u
+#define CONFIG_DEFAULT_OPENAPI_PATH "/openapi.json"
 
 typedef enum config_listen_protocol {
     CONFIG_LISTEN_HTTP = 0, /* HTTP/1.1, h2c (prior knowledge / upgrade) and, with tls, h2 via ALPN */
@@ -133,7 +135,7 @@ typedef struct config_grpc_service {
     const config_upstream_t *upstream; /* points into config_t.upstreams; an HTTP one means gRPC→REST translation */
     config_json_options_t json;
     uint8_t ignore_unknown_query_parameters;
-    uint8_t auto_mapping; /* POST /pkg.Svc/Method with a JSON body for methods without a google.api.http rule */
+    uint8_t auto_mapping;      /* POST /pkg.Svc/Method with a JSON body for methods without a google.api.http rule */
     const cors_policy_t *cors; /* this service's CORS override; NULL: config_t.cors applies */
 } config_grpc_service_t;
 
@@ -142,6 +144,16 @@ typedef struct config_limits {
     uint32_t max_header_bytes;
     uint32_t max_json_depth;
 } config_limits_t;
+
+/* The "openapi" object: the OpenAPI 3.1 document the gateway renders from its routes and serves. */
+typedef struct config_openapi {
+    const char *path;           /* literal request path, CONFIG_DEFAULT_OPENAPI_PATH when not given */
+    const char *title;          /* info.title; NULL: the renderer's default */
+    const char *version;        /* info.version; NULL: the renderer's default */
+    const char *description;    /* info.description; may be NULL */
+    const char *const *servers; /* servers[].url, in file order */
+    size_t n_servers;
+} config_openapi_t;
 
 typedef struct config {
     const char *name;     /* the file name as given (or config_load_string's name): used in messages */
@@ -152,8 +164,15 @@ typedef struct config {
     size_t n_listen;
     uint32_t workers; /* 0 = one per CPU core */
 
-    const char *const *descriptors; /* absolute paths of FileDescriptorSet files */
+    const char *const *descriptors; /* absolute paths of FileDescriptorSet files; without a "descriptors"
+                                       key, the sets that the route tables name */
     size_t n_descriptors;
+
+    /* "routes": transcoding tables (docs/CODEGEN.md), syntax-checked, each named by its absolute path.
+     * When there is one, the HTTP bindings of the grpc_services come from their lines instead of the
+     * google.api.http annotations of the descriptors. */
+    const routes_file_t *route_tables;
+    size_t n_route_tables;
 
     const config_upstream_t *upstreams; /* in file order */
     size_t n_upstreams;
@@ -173,6 +192,8 @@ typedef struct config {
     const char *access_log; /* NULL = off, "-" = stdout, otherwise an absolute path */
 
     const cors_policy_t *cors; /* the "cors" object; NULL = no CORS headers (except per-service overrides) */
+
+    const config_openapi_t *openapi; /* NULL = no OpenAPI document is served */
 
     /* private */
     util_arena_t _arena;

@@ -110,6 +110,12 @@ int config_services_parse(config_ctx_t *ctx, const json_t *v, config_t *c);
 int config_limits_parse(config_ctx_t *ctx, const json_t *v, config_t *c);
 int config_forward_headers_parse(config_ctx_t *ctx, const json_t *v, config_t *c);
 int config_access_log_parse(config_ctx_t *ctx, const json_t *v, config_t *c);
+/* routes.c: the "routes" tables; then, when no "descriptors" were listed, the descriptor sets the
+ * tables name (call after both sections are parsed). */
+int config_routes_parse(config_ctx_t *ctx, const json_t *v, config_t *c);
+int config_routes_descriptors(config_ctx_t *ctx, config_t *c);
+/* openapi.c: the "openapi" object. */
+int config_openapi_parse(config_ctx_t *ctx, const json_t *v, config_t *c);
 /* cors.c: a "cors" object (at the current path) into a policy that starts from |base| (NULL =
  * the defaults, and then "allowed_origins" is required) and replaces only the keys given. */
 int config_cors_parse(config_ctx_t *ctx, const json_t *v, const cors_policy_t *base, const cors_policy_t **out);

@@ -27,6 +27,8 @@ static const char *const top_keys[] = {"listen",
                                        "shutdown_timeout_ms",
                                        "access_log",
                                        "cors",
+                                       "routes",
+                                       "openapi",
                                        NULL};
 
 static int parse_root(config_ctx_t *ctx, const json_t *root, config_t *c)
@@ -45,6 +47,10 @@ static int parse_root(config_ctx_t *ctx, const json_t *root, config_t *c)
 
     if ((v = json_object_get(root, "descriptors")) != NULL && config_descriptors_parse(ctx, v, c) != 0)
         return -1;
+    /* before the check below: without "descriptors", the tables name the sets */
+    if ((v = json_object_get(root, "routes")) != NULL &&
+        (config_routes_parse(ctx, v, c) != 0 || config_routes_descriptors(ctx, c) != 0))
+        return -1;
     if ((v = json_object_get(root, "upstreams")) != NULL && config_upstreams_parse(ctx, v, c) != 0)
         return -1;
     /* before grpc_services: their "cors" overrides start from the global policy */
@@ -56,7 +62,8 @@ static int parse_root(config_ctx_t *ctx, const json_t *root, config_t *c)
         config_ctx_push_key(ctx, "descriptors");
         return config_ctx_fail(
             ctx, CONFIG_ERR_MISSING,
-            "grpc_services are configured but no descriptor set is listed (add the .pb files of their services)");
+            "grpc_services are configured but no descriptor set is listed (add the .pb files of their services, or "
+            "\"routes\" tables that name theirs)");
     }
 
     if ((v = json_object_get(root, "aggregations")) != NULL) {
@@ -69,6 +76,8 @@ static int parse_root(config_ctx_t *ctx, const json_t *root, config_t *c)
     if ((v = json_object_get(root, "limits")) != NULL && config_limits_parse(ctx, v, c) != 0)
         return -1;
     if (config_forward_headers_parse(ctx, json_object_get(root, "forward_headers"), c) != 0)
+        return -1;
+    if ((v = json_object_get(root, "openapi")) != NULL && config_openapi_parse(ctx, v, c) != 0)
         return -1;
 
     long long shutdown = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;

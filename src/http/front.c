@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/apidocs.h"
 #include "http/connect.h"
 #include "http/errors.h"
 #include "transcode/reverse.h"
@@ -223,6 +224,8 @@ int front_on_req(h2o_handler_t *self, h2o_req_t *req)
     int grpc_path = resolve_grpc_path(g, gw, req->path.base, path_len, &target);
 
     if (apply_cors(g, req, grpc_path ? &target : NULL))
+        return 0;
+    if (g->apidocs != NULL && apidocs_on_req(g->apidocs, req) == 0)
         return 0;
 
     /* h2o's own body limit sits above the configured one (gateway.c), so every protocol answers here, with JSON */

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/apidocs.h"
 #include "http/front.h"
+#include "http/gateway_tables.h"
 #include "http/grpc_ingress.h"
 #include "http/server.h"
 #include "http/composite.h"
@@ -91,6 +93,13 @@ gateway_t *gateway_build(config_t *config, util_error_t *err)
         }
     }
 
+    /* with "routes" tables, their lines are the HTTP bindings instead of the annotations */
+    gateway_table_route_t *table_routes = NULL;
+    size_t n_table_routes = 0;
+    if (config->n_route_tables > 0 &&
+        gateway_tables_resolve(config, g->registry, &g->arena, &table_routes, &n_table_routes, err) != 0)
+        goto fail;
+
     size_t cap = 0;
     for (size_t si = 0; si < config->n_grpc_services; si++) {
         const config_grpc_service_t *svc = &config->grpc_services[si];
@@ -118,6 +127,8 @@ gateway_t *gateway_build(config_t *config, util_error_t *err)
                     goto fail;
                 }
             }
+            if (config->n_route_tables > 0)
+                continue; /* bindings from the tables, added below */
             if (m->http != NULL) {
                 if (add_route(g, &cap, svc, upstream_index, m, m->http, 0, err) != 0)
                     goto fail;
@@ -138,6 +149,12 @@ gateway_t *gateway_build(config_t *config, util_error_t *err)
                     goto fail;
             }
         }
+    }
+    for (size_t i = 0; i < n_table_routes; i++) {
+        const gateway_table_route_t *t = &table_routes[i];
+        if (add_route(g, &cap, t->service, (size_t)(t->service->upstream - config->upstreams), t->method, &t->rule, t->auto_mapped,
+                      err) != 0)
+            goto fail;
     }
     /* composite endpoints */
     if ((g->aggregates = aggregate_set_new()) == NULL) {
@@ -184,6 +201,8 @@ gateway_t *gateway_build(config_t *config, util_error_t *err)
         util_error_prefix(err, "%s", config->name);
         goto fail;
     }
+    if (config->openapi != NULL && (g->apidocs = apidocs_build(g, err)) == NULL)
+        goto fail;
     return g;
 fail:
     gateway_free(g);
@@ -194,6 +213,7 @@ void gateway_free(gateway_t *g)
 {
     if (g == NULL)
         return;
+    apidocs_free(g->apidocs);
     route_table_free(g->routes);
     aggregate_set_free(g->aggregates);
     for (size_t i = 0; g->reverse_rules.slots != NULL && i <= g->reverse_rules.mask; i++)
@@ -235,6 +255,8 @@ void gateway_print_routes(const gateway_t *g, FILE *out)
         fprintf(out, "%-*s %-*s -> %s%s  [upstream %s%s]\n", (int)wm, b->http_method, (int)wp, b->path,
                 b->method->full_name, kind, u->name, b->auto_mapped ? ", auto-mapped" : "");
     }
+    if (g->apidocs != NULL)
+        apidocs_print(g->apidocs, out);
 }
 
 /* ---- serving ------------------------------------------------------------------------------ */
@@ -306,7 +328,7 @@ static void *on_worker_init(http_worker_t *w, void *app)
     gw->composite = composite_worker_new(gw, w->loop);
     if (sc->has_grpc_listener) {
         util_error_t err;
-        sw->ingress = grpc_ingress_new_for_gateway(w->loop, sc->g, gw->pools, &w->n_inflight, &err);
+        sw->ingress = grpc_ingress_new_for_gateway(w->loop, sc->g, gw->pools, gw->http_pools, &w->n_inflight, &err);
         if (sw->ingress == NULL)
             fprintf(stderr, "portico: worker %u: gRPC ingress: %s\n", w->index, err.message);
     }

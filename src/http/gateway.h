@@ -33,6 +33,7 @@ typedef struct gateway {
     size_t n_routes;
     aggregate_set_t *aggregates; /* composite endpoints */
     util_strmap_t reverse_rules; /* method full name -> reverse_rule_t, for services on HTTP upstreams */
+    struct apidocs *apidocs;     /* the OpenAPI document (config "openapi"); NULL when not served */
     util_arena_t arena;
 } gateway_t;
 

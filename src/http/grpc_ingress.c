@@ -96,6 +96,10 @@ grpc_ingress_t *grpc_ingress_new(h2o_loop_t *loop, const grpc_ingress_config_t *
         dst->upstream_name = strdup(r->upstream_name != NULL ? r->upstream_name : "(unnamed)");
         dst->pool = r->pool;
         dst->timeout_ms = r->timeout_ms;
+        dst->rest = r->rest;
+        dst->client_streaming = r->client_streaming;
+        dst->reverse_rule = r->reverse_rule;
+        dst->http_pool = r->http_pool;
         ing->n_routes++;
         if (dst->path == NULL || dst->upstream_name == NULL || util_strmap_put(&ing->by_path, dst->path, dst) != 0) {
             util_error_set(err, -1, "out of memory creating the gRPC ingress");

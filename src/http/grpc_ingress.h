@@ -8,6 +8,16 @@
  * client RST_STREAM cancels the upstream call; an upstream failure becomes the trailers).
  * Messages are not decoded: the bytes go through as they are.
  *
+ * gRPC→REST: a route whose service is on an HTTP/JSON upstream carries the method's reverse
+ * rule (src/transcode/reverse.h) and the worker's HTTP pool instead. Such a call takes exactly
+ * one request message (unary and server-streaming methods): the ingress buffers it (bounded by
+ * max_request_message, the stream window given back as the bytes are taken), and at the
+ * client's END_STREAM starts reverse_call_start, which reports through the same callbacks as
+ * the gRPC client, so responses, trailers, deadlines and cancellation work as for gRPC calls.
+ * Client- and bidi-streaming methods and methods without a translatable google.api.http rule
+ * are answered UNIMPLEMENTED; no message or a second one is INTERNAL (as grpc-go and
+ * grpc-java servers answer a unary call without exactly one request).
+ *
  * The HTTP/2 server is nghttp2 on the worker's h2o event loop (h2o sockets, so TLS is h2o's
  * too); h2o itself only accepts the connections (src/http/server.c hands them here). One
  * grpc_ingress_t per worker; no locks.
@@ -42,10 +52,12 @@
 #include <h2o/socket.h>
 #include <openssl/ssl.h>
 
+#include "upstream/http_upstream.h"
 #include "upstream/upstream.h"
 #include "util/error.h"
 
 typedef struct grpc_ingress grpc_ingress_t;
+struct reverse_rule;
 
 /* Where one method goes. */
 typedef struct grpc_ingress_route {
@@ -53,6 +65,12 @@ typedef struct grpc_ingress_route {
     upstream_grpc_pool_t *pool; /* NULL: the method's upstream is not available (calls fail UNAVAILABLE) */
     const char *upstream_name;  /* for messages; copied */
     uint32_t timeout_ms;        /* the upstream's deadline (0: none); a client's grpc-timeout can only shorten it */
+    /* gRPC→REST (|rest| non-zero: the upstream speaks HTTP/JSON; |pool| is unused) */
+    int rest;
+    int client_streaming; /* the method streams requests: not translatable (UNIMPLEMENTED) */
+    const struct reverse_rule
+        *reverse_rule;               /* NULL: the method has no translatable rule (UNIMPLEMENTED); must outlive the ingress */
+    upstream_http_pool_t *http_pool; /* NULL: the upstream is not available (UNAVAILABLE) */
 } grpc_ingress_route_t;
 
 typedef struct grpc_ingress_config {
@@ -105,11 +123,13 @@ void grpc_ingress_stats(const grpc_ingress_t *ing, grpc_ingress_stats_t *out);
 
 /*
  * Builds a worker's ingress for a gateway (http/gateway.h): one route per method of every
- * configured grpc_service, to |pools| (indexed like the config's upstreams), with the
- * config's limits. |inflight| as in grpc_ingress_config_t. Returns NULL with |err| filled.
+ * configured grpc_service, to |pools| (gRPC upstreams) or, for a service on an HTTP upstream,
+ * through the gateway's reverse rule (gateway_reverse_rule) to |http_pools|; both indexed like
+ * the config's upstreams. The config's limits. |inflight| as in grpc_ingress_config_t.
+ * Returns NULL with |err| filled.
  */
 struct gateway;
 grpc_ingress_t *grpc_ingress_new_for_gateway(h2o_loop_t *loop, const struct gateway *g, upstream_grpc_pool_t *const *pools,
-                                             size_t *inflight, util_error_t *err);
+                                             upstream_http_pool_t *const *http_pools, size_t *inflight, util_error_t *err);
 
 #endif

@@ -10,6 +10,13 @@
  * (upstream_grpc_call_send_pending under INGRESS_SEND_PENDING_LIMIT), otherwise the stream
  * goes on the ingress's stalled list and is polled.
  *
+ * gRPC→REST (a route with |rest|): the call takes exactly one request message, buffered in
+ * |rest_msg| (the stream window is given back as bytes are taken: nothing waits upstream, and
+ * the deframer's max_request_message bounds the buffer); at the client's END_STREAM the call
+ * starts with reverse_call_start, which reports through the same callbacks as the gRPC client
+ * (on_up_*), so everything after the start is shared. The deadline counts from the request
+ * headers, as for a gRPC call.
+ *
  * Cancellation: a client RST_STREAM (or a lost connection) closes the nghttp2 stream while
  * the upstream call runs; it is cancelled (RST_STREAM CANCEL upstream). After the answer's
  * END_STREAM a client side still open is reset with NO_ERROR (RFC 9113 8.1) once it sends more
@@ -30,6 +37,26 @@ static void on_linger(h2o_timeout_entry_t *entry);
 static void stream_reset_no_error(ingress_stream_t *s);
 
 static const upstream_grpc_callbacks_t up_callbacks = {on_up_headers, on_up_message, on_up_close};
+
+/* Abandons the upstream call, whichever kind runs (no callback comes after this). */
+static void stream_cancel_call(ingress_stream_t *s)
+{
+    if (s->call != NULL) {
+        upstream_grpc_call_cancel(s->call); /* the backend sees RST_STREAM(CANCEL) */
+        s->call = NULL;
+    }
+    if (s->rev != NULL) {
+        reverse_call_cancel(s->rev); /* the HTTP request is abandoned (its connection closed) */
+        s->rev = NULL;
+    }
+    s->rest_pending = 0;
+}
+
+/* Non-zero while request bytes are still wanted: a gRPC call runs, or a REST call is being read. */
+static int stream_reading(const ingress_stream_t *s)
+{
+    return s->call != NULL || s->rest_pending;
+}
 
 static ingress_stream_t *stream_of(nghttp2_session *session, int32_t stream_id)
 {
@@ -107,10 +134,7 @@ static void stream_finishf(ingress_stream_t *s, int http_status, grpc_code_t cod
 static void stream_abort(ingress_stream_t *s, grpc_code_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void stream_abort(ingress_stream_t *s, grpc_code_t code, const char *fmt, ...)
 {
-    if (s->call != NULL) {
-        upstream_grpc_call_cancel(s->call);
-        s->call = NULL;
-    }
+    stream_cancel_call(s);
     char message[512];
     va_list ap;
     va_start(ap, fmt);
@@ -126,12 +150,9 @@ static void stream_abort(ingress_stream_t *s, grpc_code_t code, const char *fmt,
 void ingress_stream_destroy(ingress_stream_t *s, int cancelled)
 {
     grpc_ingress_t *ing = s->conn->ing;
-    if (s->call != NULL) {
-        upstream_grpc_call_cancel(s->call); /* the backend sees RST_STREAM(CANCEL) */
-        s->call = NULL;
-        if (cancelled)
-            ing->stats.calls_cancelled++;
-    }
+    if ((s->call != NULL || s->rev != NULL) && cancelled)
+        ing->stats.calls_cancelled++;
+    stream_cancel_call(s);
     ingress_stall_remove(s);
     if (h2o_timeout_is_linked(&s->linger))
         h2o_timeout_unlink(&s->linger);
@@ -142,6 +163,7 @@ void ingress_stream_destroy(ingress_stream_t *s, int cancelled)
         (*ing->cfg.inflight)--;
     util_buf_dispose(&s->hblock);
     util_buf_dispose(&s->out);
+    util_buf_dispose(&s->rest_msg);
     grpc_deframer_dispose(&s->deframer);
     free(s->trailers);
     free(s);
@@ -163,6 +185,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->linger.cb = on_linger;
     util_buf_init(&s->hblock);
     util_buf_init(&s->out);
+    util_buf_init(&s->rest_msg);
     grpc_deframer_init(&s->deframer, conn->ing->cfg.max_request_message);
     h2o_linklist_insert(&conn->streams, &s->_link);
     conn->n_streams++;
@@ -256,7 +279,30 @@ static int service_known(const grpc_ingress_t *ing, const char *path, size_t len
     return 0;
 }
 
-/* The request headers are complete: reject the request, or start the upstream call. */
+/* The forwarded request headers (|hblock|) as upstream metadata: in |local| (|cap| entries) or
+ * in an allocation (*md != local: free() it). Returns -1 when out of memory. */
+static int stream_metadata(const ingress_stream_t *s, upstream_header_t *local, size_t cap, upstream_header_t **md)
+{
+    *md = local;
+    if (s->n_md > cap && (*md = malloc(s->n_md * sizeof(**md))) == NULL)
+        return -1;
+    const uint8_t *p = s->hblock.data;
+    for (uint32_t i = 0; i < s->n_md; i++) {
+        uint32_t l;
+        memcpy(&l, p, sizeof(l));
+        (*md)[i].name = (const char *)p + sizeof(l);
+        (*md)[i].name_len = l;
+        p += sizeof(l) + l;
+        memcpy(&l, p, sizeof(l));
+        (*md)[i].value = (const char *)p + sizeof(l);
+        (*md)[i].value_len = l;
+        p += sizeof(l) + l;
+    }
+    return 0;
+}
+
+/* The request headers are complete: reject the request, start the upstream call, or (gRPC→REST)
+ * wait for the request message. */
 static void request_start(ingress_stream_t *s)
 {
     grpc_ingress_t *ing = s->conn->ing;
@@ -296,46 +342,99 @@ static void request_start(ingress_stream_t *s)
             stream_reject(s, 0, GRPC_CODE_UNIMPLEMENTED, 0, "unknown method %s", s->path);
         return;
     }
-    if (s->route->pool == NULL) {
-        stream_reject(s, 0, GRPC_CODE_UNAVAILABLE, 0, "upstream %s of %s is not available", s->route->upstream_name, s->path);
-        return;
-    }
     if (util_buf_failed(&s->hblock)) {
         stream_reject(s, 0, GRPC_CODE_RESOURCE_EXHAUSTED, 0, "out of memory reading the request headers of %s", s->path);
         return;
     }
-
-    upstream_header_t local[32], *md = local;
-    if (s->n_md > sizeof(local) / sizeof(local[0]) && (md = malloc(s->n_md * sizeof(*md))) == NULL) {
-        stream_reject(s, 0, GRPC_CODE_RESOURCE_EXHAUSTED, 0, "out of memory reading the request headers of %s", s->path);
-        return;
-    }
-    const uint8_t *p = s->hblock.data;
-    for (uint32_t i = 0; i < s->n_md; i++) {
-        uint32_t l;
-        memcpy(&l, p, sizeof(l));
-        md[i].name = (const char *)p + sizeof(l);
-        md[i].name_len = l;
-        p += sizeof(l) + l;
-        memcpy(&l, p, sizeof(l));
-        md[i].value = (const char *)p + sizeof(l);
-        md[i].value_len = l;
-        p += sizeof(l) + l;
-    }
-    util_error_t err;
-    int64_t deadline = ingress_deadline_ms(s->client_timeout_ms, s->route->timeout_ms);
-    s->call = upstream_grpc_call_start(s->route->pool, s->route->path, md, s->n_md, deadline, &up_callbacks, s, &err);
-    if (md != local)
-        free(md);
-    util_buf_dispose(&s->hblock); /* the upstream client copied what it needs */
-    if (s->call == NULL) {
-        stream_reject(s, 0, GRPC_CODE_INVALID_ARGUMENT, 0, "%s", err.message);
-        return;
+    const ingress_route_t *rt = s->route;
+    if (rt->rest) {
+        if (rt->client_streaming) {
+            stream_reject(s, 0, GRPC_CODE_UNIMPLEMENTED, 0,
+                          "%s streams requests, but upstream %s speaks HTTP/JSON: a call translated through its "
+                          "google.api.http rule takes exactly one request message",
+                          s->path, rt->upstream_name);
+            return;
+        }
+        if (rt->reverse_rule == NULL) {
+            stream_reject(s, 0, GRPC_CODE_UNIMPLEMENTED, 0,
+                          "%s has no google.api.http rule that can be translated for HTTP upstream %s (see portico check)", s->path,
+                          rt->upstream_name);
+            return;
+        }
+        if (rt->http_pool == NULL) {
+            stream_reject(s, 0, GRPC_CODE_UNAVAILABLE, 0, "upstream %s of %s is not available", rt->upstream_name, s->path);
+            return;
+        }
+        /* the call starts at the client's END_STREAM, with the one request message */
+        s->rest_pending = 1;
+        s->started_at = h2o_now(ing->loop);
+    } else {
+        if (rt->pool == NULL) {
+            stream_reject(s, 0, GRPC_CODE_UNAVAILABLE, 0, "upstream %s of %s is not available", rt->upstream_name, s->path);
+            return;
+        }
+        upstream_header_t local[32], *md = local;
+        if (stream_metadata(s, local, sizeof(local) / sizeof(local[0]), &md) != 0) {
+            stream_reject(s, 0, GRPC_CODE_RESOURCE_EXHAUSTED, 0, "out of memory reading the request headers of %s", s->path);
+            return;
+        }
+        util_error_t err;
+        int64_t deadline = ingress_deadline_ms(s->client_timeout_ms, rt->timeout_ms);
+        s->call = upstream_grpc_call_start(rt->pool, rt->path, md, s->n_md, deadline, &up_callbacks, s, &err);
+        if (md != local)
+            free(md);
+        util_buf_dispose(&s->hblock); /* the upstream client copied what it needs */
+        if (s->call == NULL) {
+            stream_reject(s, 0, GRPC_CODE_INVALID_ARGUMENT, 0, "%s", err.message);
+            return;
+        }
     }
     if (ing->cfg.inflight != NULL) {
         (*ing->cfg.inflight)++;
         s->counted_inflight = 1;
     }
+}
+
+/* gRPC→REST: the client has sent its one message and ended its side: start the HTTP call. */
+static void rest_start(ingress_stream_t *s)
+{
+    grpc_ingress_t *ing = s->conn->ing;
+    const ingress_route_t *rt = s->route;
+    s->rest_pending = 0;
+    if (grpc_deframer_has_partial(&s->deframer)) {
+        stream_finishf(s, 0, GRPC_CODE_INTERNAL, 0, "request stream of %s ended in the middle of a message", s->path);
+        return;
+    }
+    if (!s->rest_have_msg) {
+        stream_finishf(s, 0, GRPC_CODE_INTERNAL, 0, "request of %s ended without a message: the method takes exactly one", s->path);
+        return;
+    }
+    /* the deadline runs from the request headers: the time spent reading the message counts */
+    int64_t deadline = ingress_deadline_ms(s->client_timeout_ms, rt->timeout_ms);
+    if (deadline > 0) {
+        uint64_t spent = h2o_now(ing->loop) - s->started_at;
+        if ((int64_t)spent >= deadline) {
+            stream_finishf(s, 0, GRPC_CODE_DEADLINE_EXCEEDED, 0, "deadline of %s passed while the request was being read", s->path);
+            return;
+        }
+        deadline -= (int64_t)spent;
+    }
+    upstream_header_t local[32], *md = local;
+    if (stream_metadata(s, local, sizeof(local) / sizeof(local[0]), &md) != 0) {
+        stream_finishf(s, 0, GRPC_CODE_RESOURCE_EXHAUSTED, 0, "out of memory reading the request headers of %s", s->path);
+        return;
+    }
+    util_error_t err;
+    static const uint8_t empty[1];
+    const uint8_t *msg = s->rest_msg.data != NULL ? s->rest_msg.data : empty; /* an empty message is valid */
+    s->rev =
+        reverse_call_start(rt->http_pool, rt->reverse_rule, msg, s->rest_msg.len, md, s->n_md, deadline, &up_callbacks, s, &err);
+    if (md != local)
+        free(md);
+    util_buf_dispose(&s->hblock); /* copied by the call */
+    util_buf_dispose(&s->rest_msg);
+    if (s->rev == NULL)
+        stream_finishf(s, 0, GRPC_CODE_INTERNAL, 0, "%s", err.message);
 }
 
 /* The client ended its side. */
@@ -344,6 +443,10 @@ static void request_end(ingress_stream_t *s)
     if (s->remote_closed)
         return;
     s->remote_closed = 1;
+    if (s->rest_pending) {
+        rest_start(s);
+        return;
+    }
     if (s->call == NULL)
         return;
     if (grpc_deframer_has_partial(&s->deframer)) {
@@ -357,7 +460,7 @@ static void request_end(ingress_stream_t *s)
 
 static size_t request_held(const ingress_stream_t *s)
 {
-    return (s->call != NULL ? upstream_grpc_call_send_pending(s->call) : 0) + s->deframer.buf.len;
+    return (s->call != NULL ? upstream_grpc_call_send_pending(s->call) : 0) + s->rest_msg.len + s->deframer.buf.len;
 }
 
 /* Gives the stream window back if the upstream has taken what came so far; else stalls. */
@@ -393,13 +496,13 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     if (s == NULL)
         return 0;
     s->unconsumed += len;
-    if (s->call == NULL) { /* answered already (or not started): drop the bytes */
+    if (!stream_reading(s)) { /* answered already (or not started): drop the bytes */
         stream_give_back(s);
         if (s->answer_sent && (s->discarded += len) > INGRESS_LINGER_BYTES)
             stream_reset_no_error(s);
         return 0;
     }
-    while (s->call != NULL) {
+    while (stream_reading(s)) {
         grpc_frame_t frame;
         util_error_t err;
         int rv = grpc_deframer_next(&s->deframer, &data, &len, &frame, &err);
@@ -417,6 +520,22 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
             stream_abort(s, GRPC_CODE_UNIMPLEMENTED, "request message of %s is compressed, but no grpc-encoding was negotiated",
                          s->path);
             return 0;
+        }
+        if (s->rest_pending) {
+            if (s->rest_have_msg) {
+                stream_abort(s, GRPC_CODE_INTERNAL,
+                             "request of %s has a second message: the method takes exactly one (its upstream %s speaks "
+                             "HTTP/JSON)",
+                             s->path, s->route->upstream_name);
+                return 0;
+            }
+            s->rest_have_msg = 1;
+            util_buf_append(&s->rest_msg, frame.data, frame.len);
+            if (util_buf_failed(&s->rest_msg)) {
+                stream_abort(s, GRPC_CODE_RESOURCE_EXHAUSTED, "out of memory reading the request message of %s", s->path);
+                return 0;
+            }
+            continue;
         }
         if (upstream_grpc_call_send(s->call, frame.data, frame.len) != 0) {
             /* the upstream call is ending (its on_close is on the way): the rest is dropped */
@@ -531,6 +650,7 @@ static void on_up_close(void *ctx, const upstream_grpc_result_t *result)
 {
     ingress_stream_t *s = ctx;
     s->call = NULL; /* invalid once this returns */
+    s->rev = NULL;
     stream_finish(s, 0, result->code, result->message, result->message_len, result->trailers, result->n_trailers, 0);
 }
 

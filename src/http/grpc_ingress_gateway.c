@@ -3,7 +3,9 @@
  * of every configured grpc_service (the method paths come from the descriptor registry, so an
  * unknown method is answered UNIMPLEMENTED by portico without bothering a backend), each to
  * the worker's pool of the service's upstream, with the upstream's timeout_ms and the
- * config's limits. See grpc_ingress.h.
+ * config's limits. A service on an HTTP upstream is served gRPC→REST: its routes carry the
+ * gateway's reverse rule of each method (built once at gateway_build; NULL when the method
+ * cannot be translated) and the worker's HTTP pool. See grpc_ingress.h.
  */
 #include "http/gateway.h"
 #include "http/grpc_ingress.h"
@@ -11,7 +13,7 @@
 #include <stdlib.h>
 
 grpc_ingress_t *grpc_ingress_new_for_gateway(h2o_loop_t *loop, const struct gateway *g, upstream_grpc_pool_t *const *pools,
-                                             size_t *inflight, util_error_t *err)
+                                             upstream_http_pool_t *const *http_pools, size_t *inflight, util_error_t *err)
 {
     const config_t *cfg = g->config;
     size_t n = 0;
@@ -33,10 +35,17 @@ grpc_ingress_t *grpc_ingress_new_for_gateway(h2o_loop_t *loop, const struct gate
             continue; /* gateway_build has already refused such a config */
         size_t ui = (size_t)(svc->upstream - cfg->upstreams);
         for (size_t mi = 0; mi < ps->n_methods; mi++) {
-            routes[k].path = ps->methods[mi].grpc_path;
-            routes[k].pool = pools[ui];
+            const proto_method_t *m = &ps->methods[mi];
+            routes[k].path = m->grpc_path;
             routes[k].upstream_name = svc->upstream->name;
             routes[k].timeout_ms = svc->upstream->timeout_ms;
+            if (svc->upstream->protocol == CONFIG_UPSTREAM_HTTP) {
+                routes[k].rest = 1;
+                routes[k].client_streaming = m->client_streaming;
+                routes[k].reverse_rule = gateway_reverse_rule(g, m);
+                routes[k].http_pool = http_pools != NULL ? http_pools[ui] : NULL;
+            } else
+                routes[k].pool = pools[ui];
             k++;
         }
     }

@@ -25,6 +25,7 @@
 
 #include "grpc/grpc.h"
 #include "http/grpc_ingress.h"
+#include "transcode/reverse.h"
 #include "util/buf.h"
 #include "util/strmap.h"
 
@@ -49,6 +50,10 @@ typedef struct ingress_route {
     upstream_grpc_pool_t *pool;
     char *upstream_name;
     uint32_t timeout_ms;
+    int rest; /* gRPC→REST: see grpc_ingress_route_t */
+    int client_streaming;
+    const struct reverse_rule *reverse_rule;
+    upstream_http_pool_t *http_pool;
 } ingress_route_t;
 
 struct grpc_ingress {
@@ -95,7 +100,7 @@ struct ingress_stream {
     h2o_linklist_t _stall_link; /* ing->stalled while the request window is held back */
     int32_t id;
     /* request headers, as received */
-    util_buf_t hblock; /* metadata to forward: [u32 name len][name][u32 value len][value]... */
+    util_buf_t hblock; /* metadata to forward, until the call starts: [u32 name len][name][u32 value len][value]... */
     uint32_t n_md;
     size_t header_bytes;
     const ingress_route_t *route;
@@ -111,6 +116,11 @@ struct ingress_stream {
     unsigned path_seen : 1;
     /* the call */
     upstream_grpc_call_t *call; /* non-NULL from a successful start until on_close or cancel */
+    reverse_call_t *rev;        /* gRPC→REST: the same, for a call translated to the HTTP upstream */
+    util_buf_t rest_msg;        /* gRPC→REST: the one request message, until the client's END_STREAM */
+    uint64_t started_at;        /* loop time of the request headers (the deadline counts from here) */
+    unsigned rest_pending : 1;  /* gRPC→REST: accepted, buffering the request message */
+    unsigned rest_have_msg : 1; /* ... and it is complete */
     grpc_deframer_t deframer;
     size_t unconsumed; /* stream-window bytes received and not given back yet */
     unsigned counted_inflight : 1;

@@ -21,6 +21,8 @@
 
 static char dir[256]; /* scratch directory: "$D" in the tables */
 
+#define ROUTE_LINE "GET /v1/products/{sku}/price - - shop.v1.GetPriceRequest shop.v1.Price unary shop.v1.PriceService.GetPrice rule"
+
 /* |s| with ' turned into " and "$D" into the scratch directory (static buffer, one at a time per slot). */
 static const char *q_slot(const char *s, int slot)
 {
@@ -85,6 +87,13 @@ static void setup(void)
     make_dir("empty");
     make_dir("logs");
     make_dir("sub");
+    /* transcoding tables ("routes"): one naming its descriptor set, one naming none, one naming a
+       missing one, a malformed one, and one in a subdirectory whose set is relative to it */
+    write_file("shop.routes", "#portico-routes v1\n# descriptor-set shop.pb\n" ROUTE_LINE "\n");
+    write_file("noset.routes", "#portico-routes v1\n");
+    write_file("missing.routes", "#portico-routes v1\n\n# descriptor-set gone.pb\n");
+    write_file("bad.routes", "#portico-routes v1\n" ROUTE_LINE "\nGET /v1/x - -\n");
+    write_file("sub/other.routes", "#portico-routes v1\n# descriptor-set ../other.pb\n# descriptor-set-like comment\n");
 }
 
 static void teardown(void)
@@ -210,6 +219,19 @@ static const char *dump(const config_t *c)
         dump_cors(out, sizeof(out), &len, "cors", c->cors);
     else
         dump_line(out, sizeof(out), &len, "cors=(off)");
+    for (size_t i = 0; i < c->n_route_tables; i++) {
+        const routes_file_t *t = &c->route_tables[i];
+        dump_line(out, sizeof(out), &len, "routes[%zu] %s entries=%zu set=%s", i, t->name, t->n_entries, str(t->descriptor_set));
+        for (size_t k = 0; k < t->n_entries; k++)
+            dump_line(out, sizeof(out), &len, "routes[%zu].entries[%zu] line %u %s %s -> %s", i, k, t->entries[k].line,
+                      t->entries[k].verb, t->entries[k].path, t->entries[k].method);
+    }
+    if (c->openapi != NULL)
+        dump_line(out, sizeof(out), &len, "openapi path=%s title=%s version=%s description=%s servers=%s", c->openapi->path,
+                  str(c->openapi->title), str(c->openapi->version), str(c->openapi->description),
+                  joined(c->openapi->servers, c->openapi->n_servers));
+    else
+        dump_line(out, sizeof(out), &len, "openapi=(off)");
     for (size_t i = 0; i < c->n_grpc_services; i++) {
         char what[64];
         snprintf(what, sizeof(what), "service[%zu].cors", i);
@@ -243,6 +265,8 @@ static const char full_example[] =
     " 'limits': {'max_request_body_bytes': 1048576, 'max_header_bytes': 8192, 'max_json_depth': 32},\n"
     " 'forward_headers': ['x-request-id', 'x-tenant'],\n"
     " 'shutdown_timeout_ms': 2500,\n"
+    " 'routes': ['shop.routes'],\n"
+    " 'openapi': {'path': '/docs.json', 'title': 'T', 'servers': ['https://a']},\n"
     " 'access_log': 'logs/access.log'}\n";
 
 static const char *const full_expected[] = {
@@ -269,6 +293,8 @@ static const char *const full_expected[] = {
     "forward_headers=x-request-id,x-tenant",
     "shutdown_timeout_ms=2500",
     "access_log=$D/logs/access.log",
+    "routes[0] $D/shop.routes entries=1 set=shop.pb",
+    "openapi path=/docs.json title=T version=- description=- servers=https://a",
     NULL,
 };
 
@@ -346,6 +372,27 @@ static const valid_case_t valid_cases[] = {
      "{'allowed_origins': ['https://b.example'], 'allow_credentials': true}}]}",
      {"cors origins=https://a.example methods=-", "service[1].cors origins=https://b.example methods=-",
       "service[1].cors headers=- expose=- max_age=60 credentials=1"}},
+    /* openapi: off by default; {} serves /openapi.json with the renderer's defaults; every key */
+    {"{" L "}", {"openapi=(off)"}},
+    {"{" L ", 'openapi': {}}", {"openapi path=/openapi.json title=- version=- description=- servers=-"}},
+    {"{" L ", 'openapi': {'path': '/docs/v1/openapi.json', 'title': 'Shop API', 'version': '1.2.0', 'description': "
+     "'The shop.', 'servers': ['https://api.example.com', '/']}}",
+     {"openapi path=/docs/v1/openapi.json title=Shop API version=1.2.0 description=The shop. "
+      "servers=https://api.example.com,/"}},
+    {"{" L ", 'openapi': {'path': '/api-docs/a_b~c.json;v=1@x:y!$&()*+,='}}",
+     {"openapi path=/api-docs/a_b~c.json;v=1@x:y!$&()*+,= title=- version=- description=- servers=-"}},
+    /* routes: the table's lines are kept; without "descriptors" its descriptor set is the descriptors */
+    {"{" L ", 'routes': ['shop.routes']}",
+     {"routes[0] $D/shop.routes entries=1 set=shop.pb",
+      "routes[0].entries[0] line 3 GET /v1/products/{sku}/price -> shop.v1.PriceService.GetPrice", "descriptors[0] $D/shop.pb"}},
+    /* ... so grpc_services need no "descriptors"; sets named twice load once; a set is relative to its table */
+    {"{" L ", " UPS ", 'routes': ['./shop.routes', 'sub/other.routes', 'noset.routes'], 'grpc_services': [{'service': "
+     "'shop.v1.PriceService', 'upstream': 'price'}]}",
+     {"descriptors[0] $D/shop.pb", "descriptors[1] $D/sub/../other.pb", "routes[1] $D/sub/other.routes entries=0 set=../other.pb",
+      "routes[2] $D/noset.routes entries=0 set=-"}},
+    /* with "descriptors", they are the descriptors: the tables' sets are not loaded (not even checked) */
+    {"{" L ", 'descriptors': ['other.pb'], 'routes': ['shop.routes', 'missing.routes']}",
+     {"descriptors[0] $D/other.pb", "routes[1] $D/missing.routes entries=0 set=gone.pb"}},
     /* an override without a global policy */
     {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'grpc_services': [{'service': 's.B', 'upstream': 'price', 'cors': "
      "{'allowed_origins': ['https://b.example'], 'max_age_s': 86400}}]}",
@@ -367,7 +414,7 @@ static const invalid_case_t invalid_cases[] = {
     {"[1]", CONFIG_ERR_TYPE, "t.json: expected an object, got an array"},
     {"{" L ", 'listn': 1}", CONFIG_ERR_UNKNOWN_KEY,
      "t.json: unknown key 'listn' (expected one of: listen, workers, descriptors, upstreams, grpc_services, "
-     "aggregations, limits, forward_headers, shutdown_timeout_ms, access_log, cors)"},
+     "aggregations, limits, forward_headers, shutdown_timeout_ms, access_log, cors, routes, openapi)"},
     /* listen */
     {"{}", CONFIG_ERR_MISSING, "t.json: missing required key 'listen'"},
     {"{'listen': []}", CONFIG_ERR_MISSING, "t.json: listen: at least one listener is required"},
@@ -597,6 +644,38 @@ static const invalid_case_t invalid_cases[] = {
     {"{" L ", 'descriptors': ['shop.pb'], " UPS ", 'cors': {'allowed_origins': ['*']}, 'grpc_services': [{'service': "
      "'s.B', 'upstream': 'price', 'cors': {'allowed_origins': ['ftp:/x']}}]}",
      CONFIG_ERR_VALUE, "t.json: grpc_services[0].cors.allowed_origins[0]: 'ftp:/x' is not scheme://host[:port]"},
+    /* openapi */
+    {"{" L ", 'openapi': true}", CONFIG_ERR_TYPE, "t.json: openapi: expected an object, got true"},
+    {"{" L ", 'openapi': {'url': '/openapi.json'}}", CONFIG_ERR_UNKNOWN_KEY,
+     "t.json: openapi: unknown key \"url\" (expected one of: path, title, version, description, servers)"},
+    {"{" L ", 'openapi': {'path': 'openapi.json'}}", CONFIG_ERR_VALUE,
+     "t.json: openapi.path: \"openapi.json\" is not a literal request path"},
+    {"{" L ", 'openapi': {'path': '/openapi.json?x=1'}}", CONFIG_ERR_VALUE, "t.json: openapi.path: \"/openapi.json?x=1\""},
+    {"{" L ", 'openapi': {'path': '/v1/{name}'}}", CONFIG_ERR_VALUE, "t.json: openapi.path: \"/v1/{name}\" is not"},
+    {"{" L ", 'openapi': {'path': '/open%20api'}}", CONFIG_ERR_VALUE, "t.json: openapi.path:"},
+    {"{" L ", 'openapi': {'path': '/open api'}}", CONFIG_ERR_VALUE, "t.json: openapi.path:"},
+    {"{" L ", 'openapi': {'path': ''}}", CONFIG_ERR_VALUE, "t.json: openapi.path: must not be empty"},
+    {"{" L ", 'openapi': {'title': 7}}", CONFIG_ERR_TYPE, "t.json: openapi.title: expected a string, got 7"},
+    {"{" L ", 'openapi': {'version': ''}}", CONFIG_ERR_VALUE, "t.json: openapi.version: must not be empty"},
+    {"{" L ", 'openapi': {'servers': 'https://a'}}", CONFIG_ERR_TYPE, "t.json: openapi.servers: expected an array"},
+    {"{" L ", 'openapi': {'servers': ['https://a', 'https://a']}}", CONFIG_ERR_DUPLICATE,
+     "t.json: openapi.servers[1]: \"https://a\" is already listed as servers[0]"},
+    {"{" L ", 'openapi': {'servers': ['https://a b']}}", CONFIG_ERR_VALUE,
+     "t.json: openapi.servers[0]: \"https://a b\" is not a URL"},
+    {"{" L ", 'openapi': {'servers': [null]}}", CONFIG_ERR_TYPE, "t.json: openapi.servers[0]: expected a string, got null"},
+    /* routes */
+    {"{" L ", 'routes': 'shop.routes'}", CONFIG_ERR_TYPE, "t.json: routes: expected an array, got \"shop.routes\""},
+    {"{" L ", 'routes': ['nope.routes']}", CONFIG_ERR_FILE, "t.json: routes[0]: cannot read \"$D/nope.routes\""},
+    {"{" L ", 'routes': ['shop.routes', '$D/shop.routes']}", CONFIG_ERR_DUPLICATE,
+     "t.json: routes[1]: \"$D/shop.routes\" is already listed as routes[0]"},
+    {"{" L ", 'routes': ['shop.routes', 'bad.routes']}", CONFIG_ERR_SYNTAX,
+     "t.json: routes[1]: $D/bad.routes:3: 4 fields where 9 are expected"},
+    {"{" L ", 'routes': ['shop.pb']}", CONFIG_ERR_SYNTAX, "t.json: routes[0]: $D/shop.pb:1: not a portico routes table"},
+    {"{" L ", 'routes': ['shop.routes', 'missing.routes']}", CONFIG_ERR_FILE,
+     "t.json: routes[1]: cannot read \"$D/gone.pb\": No such file or directory (the descriptor set named on line 3 of the "
+     "table, loaded because the config lists no \"descriptors\")"},
+    {"{" L ", " UPS ", 'routes': ['noset.routes'], 'grpc_services': [{'service': 's.A', 'upstream': 'price'}]}", CONFIG_ERR_MISSING,
+     "t.json: descriptors: grpc_services are configured but no descriptor set is listed"},
 };
 
 static void test_valid(void)

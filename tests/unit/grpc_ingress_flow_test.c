@@ -388,8 +388,11 @@ static void ingress_start(size_t max_response_buffer, uint32_t handshake_ms, uin
     util_error_t err;
     pool = upstream_grpc_pool_new(loop, &uc, &err);
     grpc_ingress_route_t routes[] = {
-        {"/t.S/Echo", pool, "backend", 0}, {"/t.S/Sink", pool, "backend", 0}, {"/t.S/Flood", pool, "backend", 0},
-        {"/t.S/Hang", pool, "backend", 0}, {"/t.S/NoPool", NULL, "gone", 0},
+        {.path = "/t.S/Echo", .pool = pool, .upstream_name = "backend"},
+        {.path = "/t.S/Sink", .pool = pool, .upstream_name = "backend"},
+        {.path = "/t.S/Flood", .pool = pool, .upstream_name = "backend"},
+        {.path = "/t.S/Hang", .pool = pool, .upstream_name = "backend"},
+        {.path = "/t.S/NoPool", .pool = NULL, .upstream_name = "gone"},
     };
     grpc_ingress_config_t cfg = {
         .routes = routes,

@@ -8,6 +8,11 @@
 # content-type, grpc-timeout, grpc-encoding) and by raw bytes (not HTTP/2, a broken HTTP/2
 # frame). After all that abuse portico must still serve, must not have logged a sanitizer
 # report, and must stop gracefully on SIGTERM with a call in flight.
+# gRPC→REST: a second portico serves shop.v1.ReviewsService from the REST reviews-backend and
+# portico.reversetest.* from tests/integration/reverse/rest_backend.py ("protocol": "http"
+# upstreams) on a grpc listener, called by ingress-client --only rest / rest-shapes / rest-down
+# (answers, mapped HTTP errors, deadlines, cancellation seen by the backend, server streaming,
+# untranslatable methods, the backend down).
 source "$(dirname "$0")/../lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -243,4 +248,79 @@ check_not_has "no AddressSanitizer report" "AddressSanitizer" "$out"
 check_not_has "no UBSan report" "runtime error" "$out"
 check_not_has "no LeakSanitizer report" "LeakSanitizer" "$out"
 [ "$FAIL" -eq 0 ] || { echo "--- portico log"; tail -40 "$TMP/portico.log"; }
+
+# ---- gRPC→REST: native gRPC clients of services on HTTP/JSON upstreams --------------------------
+# client_run NAME ARGS...: one ingress-client run, its "N passed, N failed" added to ours
+client_run() {
+  local name=$1; shift
+  "$CLIENT" "$@" >"$TMP/$name.out" 2>&1
+  local rc=$?
+  cat "$TMP/$name.out"
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/$name.out" | tail -1)
+  if [ -n "$line" ]; then
+    PASS=$((PASS + ${line%% passed*}))
+    local f=${line#*, }; FAIL=$((FAIL + ${f%% failed*}))
+  else
+    bad "ingress-client $name did not finish (exit $rc)"
+  fi
+  check "ingress-client $name exit status" 0 $rc
+}
+REVIEWS=$(find_bin reviews-backend)
+REVIEWS_PB=${PORTICO_DESC_DIR:-$PORTICO_BUILD_DIR/descriptors}/shop_reviews.pb
+if [ -z "$REVIEWS" ]; then
+  bad "reviews-backend not built"
+else
+  protoc --include_imports -I "$PORTICO_SOURCE_DIR/descriptors" -I /usr/include -I "$PORTICO_SOURCE_DIR/tests/integration/reverse" \
+    --descriptor_set_out="$TMP/reverse_test.pb" "$PORTICO_SOURCE_DIR/tests/integration/reverse/reverse_test.proto"
+  RPORT=$(free_port); G2PORT=$(free_port); G3PORT=$(free_port)
+  start reviews "$REVIEWS" --listen 127.0.0.1:$RPORT
+  RPID=$LAST_PID
+  start restpy /usr/bin/python3 "$PORTICO_SOURCE_DIR/tests/integration/reverse/rest_backend.py" --port-file "$TMP/rest.port"
+  wait_port $RPORT
+  for _ in $(seq 100); do [ -s "$TMP/rest.port" ] && break; sleep 0.05; done
+  XPORT=$(cat "$TMP/rest.port")
+  # two gateways: the reversetest Reviews service binds the same REST path as the shop's
+  cat >"$TMP/rest.json" <<JSON
+{
+  "listen": [{"address": "127.0.0.1", "port": $G2PORT, "protocol": "grpc"}],
+  "workers": 2,
+  "descriptors": ["$REVIEWS_PB"],
+  "upstreams": {"reviews": {"protocol": "http", "targets": ["127.0.0.1:$RPORT"], "timeout_ms": 1000,
+                            "connect_timeout_ms": 1000, "max_connections": 1}},
+  "grpc_services": [{"service": "shop.v1.ReviewsService", "upstream": "reviews"}],
+  "forward_headers": ["x-test-status", "x-test-body", "x-test-delay-ms"]
+}
+JSON
+  cat >"$TMP/shapes.json" <<JSON
+{
+  "listen": [{"address": "127.0.0.1", "port": $G3PORT, "protocol": "grpc"}],
+  "workers": 1,
+  "descriptors": ["reverse_test.pb"],
+  "limits": {"max_request_body_bytes": 65536},
+  "upstreams": {"rest": {"protocol": "http", "targets": ["127.0.0.1:$XPORT"], "timeout_ms": 5000}},
+  "grpc_services": [{"service": "portico.reversetest.Reviews", "upstream": "rest"},
+                    {"service": "portico.reversetest.Library", "upstream": "rest"}]
+}
+JSON
+  start portico-rest "$PORTICO" serve -c "$TMP/rest.json"
+  G2=$LAST_PID
+  start portico-shapes "$PORTICO" serve -c "$TMP/shapes.json"
+  G3=$LAST_PID
+  wait_port $G2PORT
+  wait_port $G3PORT
+  client_run rest --target 127.0.0.1:$G2PORT --reviews-log "$TMP/reviews.log" --only rest
+  client_run rest-shapes --target 127.0.0.1:$G3PORT --only rest-shapes
+  kill -9 $RPID; wait $RPID 2>/dev/null
+  client_run rest-down --target 127.0.0.1:$G2PORT --only rest-down
+  kill -TERM $G2 $G3
+  wait $G2 2>/dev/null; check "gRPC->REST portico exit status after SIGTERM" 0 $?
+  wait $G3 2>/dev/null; check "second gRPC->REST portico exit status after SIGTERM" 0 $?
+  for log in portico-rest portico-shapes; do
+    out=$(cat "$TMP/$log.log")
+    check_not_has "$log: no sanitizer report" "Sanitizer" "$out"
+    check_not_has "$log: no UBSan report" "runtime error" "$out"
+  done
+  [ "$FAIL" -eq 0 ] || { echo "--- gRPC->REST portico logs"; tail -n 20 "$TMP/portico-rest.log" "$TMP/portico-shapes.log"; }
+fi
 summary

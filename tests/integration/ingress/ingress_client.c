@@ -9,6 +9,14 @@
  *   ingress-client --target HOST:PORT --echo-listen HOST:PORT [--shop-log FILE]
  *                  [--tls-target HOST:PORT --ca FILE] [--portico-pid PID] [--only NAME]
  *
+ * gRPC→REST (each run on its own with --only, against a portico whose services are on HTTP
+ * upstreams): "rest" calls shop.v1.ReviewsService (the REST reviews-backend, whose request log
+ * is --reviews-log) through portico's translation: answers, mapped HTTP errors, deadlines,
+ * cancellation seen by the backend; "rest-shapes" calls portico.reversetest.* on
+ * tests/integration/reverse/rest_backend.py: server streaming, stream errors, metadata as
+ * headers, methods that cannot be translated, calls without exactly one request message;
+ * "rest-down" runs once the reviews backend is gone.
+ *
  * Each test is one row of the table at the end; the program prints "N passed, N failed".
  * --only shutdown (SIGTERMs portico mid-call) is run on its own, last, by ingress.test.sh.
  */
@@ -31,7 +39,7 @@
 
 #include "test.h"
 
-static const char *target, *echo_listen, *shop_log, *tls_target, *ca_file, *only;
+static const char *target, *echo_listen, *shop_log, *tls_target, *ca_file, *only, *reviews_log;
 static long portico_pid;
 static grpc_channel *channel;
 
@@ -287,13 +295,17 @@ static void unary(const char *method, const kv_t *md, size_t n_md, const msg_t *
     run_call(&spec, r);
 }
 
-static int msg_has(const msg_t *m, const char *needle)
+static int msg_has_bytes(const msg_t *m, const void *needle, size_t n)
 {
-    size_t n = strlen(needle);
     for (size_t i = 0; i + n <= m->len; i++)
         if (memcmp(m->data + i, needle, n) == 0)
             return 1;
     return 0;
+}
+
+static int msg_has(const msg_t *m, const char *needle)
+{
+    return msg_has_bytes(m, needle, strlen(needle));
 }
 
 #define CHECK_STATUS(r, code)                                                                                                      \
@@ -1193,27 +1205,343 @@ static void test_shutdown(void)
     free(req.data);
 }
 
+/* ---- gRPC→REST ------------------------------------------------------------------------------ */
+
+#define REVIEWS "/shop.v1.ReviewsService/GetReviews"
+
+static msg_t sku_req(const char *sku)
+{
+    msg_t m = {0};
+    msg_string(&m, 1, sku, strlen(sku));
+    return m;
+}
+
+/* Non-zero when the log has a line with |needle| (the reviews backend logs each answered request). */
+static int log_has(const char *path, const char *needle)
+{
+    return log_has_line(path, needle, needle);
+}
+
+static void test_rest(void)
+{
+    /* OK: the REST JSON answer as a shop.v1.ProductReviews */
+    msg_t req = sku_req("ABC-123");
+    result_t r;
+    unary(REVIEWS, NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_OK);
+    CHECK_INT_EQ(r.n_msgs, 1);
+    if (r.n_msgs == 1) {
+        static const uint8_t average[] = {0x11, 0, 0, 0, 0, 0, 0, 0x12, 0x40}; /* average = 4.5 (double) */
+        static const uint8_t count[] = {0x18, 0x02};                           /* count = 2 */
+        CHECK(msg_has(&r.msgs[0], "\x0a\x07"
+                                  "ABC-123")); /* sku */
+        CHECK(msg_has_bytes(&r.msgs[0], average, sizeof(average)));
+        CHECK(msg_has_bytes(&r.msgs[0], count, sizeof(count)));
+        CHECK(msg_has(&r.msgs[0], "\x0a\x03"
+                                  "ana") &&
+              msg_has(&r.msgs[0], "\x0a\x04"
+                                  "bram")); /* reviews[].author */
+        CHECK(msg_has(&r.msgs[0], "Does exactly what a widget should."));
+    }
+    result_free(&r);
+    free(req.data);
+
+    /* HTTP errors back as gRPC codes, the REST error body as the message */
+    typedef struct {
+        const char *sku, *status_hook, *body_hook;
+        grpc_status_code code;
+        const char *message;
+    } rest_error_case_t;
+    static const rest_error_case_t cases[] = {
+        {"NOPE-1", NULL, NULL, GRPC_STATUS_NOT_FOUND, "no product with SKU"},
+        {"ABC-123", "409", NULL, GRPC_STATUS_ABORTED, "status 409 requested by x-test-status"},
+        {"ABC-123", "503", NULL, GRPC_STATUS_UNAVAILABLE, "status 503"},
+        {"ABC-123", "400", NULL, GRPC_STATUS_INVALID_ARGUMENT, "status 400"},
+        {"ABC-123", "500", NULL, GRPC_STATUS_INTERNAL, "status 500"},
+        {"ABC-123", "418", NULL, GRPC_STATUS_FAILED_PRECONDITION, "status 418"},
+        {"ABC-123", NULL, "not json", GRPC_STATUS_INTERNAL, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const rest_error_case_t *c = &cases[i];
+        kv_t md[2];
+        size_t n = 0;
+        if (c->status_hook != NULL)
+            md[n++] = (kv_t){"x-test-status", c->status_hook};
+        if (c->body_hook != NULL)
+            md[n++] = (kv_t){"x-test-body", c->body_hook};
+        req = sku_req(c->sku);
+        unary(REVIEWS, md, n, &req, 5000, &r);
+        if (r.status != c->code)
+            fprintf(stderr, "  case %zu (%s %s)\n", i, c->sku, c->status_hook ? c->status_hook : "");
+        CHECK_STATUS(&r, c->code);
+        CHECK_STR_HAS(r.message, c->message);
+        CHECK_INT_EQ(r.n_msgs, 0);
+        result_free(&r);
+        free(req.data);
+    }
+
+    /* deadlines: the client's (300 ms) and the upstream's timeout_ms (1000 ms) */
+    req = sku_req("ABC-123");
+    kv_t slow[] = {{"x-test-delay-ms", "3000"}};
+    unary(REVIEWS, slow, 1, &req, 300, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_DEADLINE_EXCEEDED);
+    CHECK(r.elapsed_ms < 1500);
+    result_free(&r);
+    unary(REVIEWS, slow, 1, &req, 0, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_DEADLINE_EXCEEDED);
+    CHECK(r.elapsed_ms >= 900 && r.elapsed_ms < 2500);
+    if (!(r.elapsed_ms >= 900 && r.elapsed_ms < 2500))
+        fprintf(stderr, "  upstream deadline took %.0f ms\n", r.elapsed_ms);
+    result_free(&r);
+    kv_t fine[] = {{"x-test-delay-ms", "100"}};
+    unary(REVIEWS, fine, 1, &req, 3000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_OK);
+    CHECK_INT_EQ(r.n_msgs, 1);
+    result_free(&r);
+    free(req.data);
+
+    /* cancellation: the client gives up on a call the backend holds for 1200 ms; portico must
+       abandon the HTTP request (closing its connection). The upstream has max_connections 1,
+       so a call right after the cancellation is only quick when that connection was given up;
+       an HTTP request left running would hold it ~900 ms more */
+    req = sku_req("DEF-456");
+    kv_t delay[] = {{"x-test-delay-ms", "1200"}};
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_call *call = grpc_channel_create_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, grpc_slice_from_static_string(REVIEWS),
+                                               NULL, deadline_in(10000), NULL);
+    grpc_metadata md;
+    memset(&md, 0, sizeof(md));
+    md.key = grpc_slice_from_static_string(delay[0].key);
+    md.value = grpc_slice_from_static_string(delay[0].value);
+    grpc_status_code status = GRPC_STATUS_OK;
+    grpc_slice details = grpc_empty_slice();
+    grpc_metadata_array trailing;
+    grpc_metadata_array_init(&trailing);
+    grpc_op ops[4];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = 1;
+    ops[0].data.send_initial_metadata.metadata = &md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = bb_from(req.data, req.len);
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[3].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[3].data.recv_status_on_client.status = &status;
+    ops[3].data.recv_status_on_client.status_details = &details;
+    double t0 = now_ms();
+    CHECK(grpc_call_start_batch(call, ops, 4, (void *)7, NULL) == GRPC_CALL_OK);
+    sleep_ms(300); /* the request is at the backend, waiting on its timer */
+    grpc_call_cancel(call, NULL);
+    grpc_event ev = grpc_completion_queue_pluck(cq, (void *)7, deadline_in(5000), NULL);
+    CHECK(ev.type == GRPC_OP_COMPLETE);
+    CHECK_INT_EQ(status, GRPC_STATUS_CANCELLED);
+    CHECK(now_ms() - t0 < 1000);
+    grpc_byte_buffer_destroy(ops[1].data.send_message.send_message);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+    free(req.data);
+    req = sku_req("XYZ-999");
+    unary(REVIEWS, NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_OK);
+    CHECK(r.n_msgs == 1 && msg_has(&r.msgs[0], "Worth the sale price."));
+    CHECK(r.elapsed_ms < 500);
+    if (r.elapsed_ms >= 500)
+        fprintf(stderr, "  the call after a cancelled one took %.0f ms: the HTTP request was not abandoned\n", r.elapsed_ms);
+    result_free(&r);
+    free(req.data);
+    if (reviews_log != NULL) {
+        /* the cancelled request had reached the backend (it logs a request when its delay ends) */
+        int seen = 0;
+        for (int i = 0; i < 60 && !seen; i++, sleep_ms(50))
+            seen = log_has(reviews_log, "/reviews/DEF-456");
+        CHECK(seen);
+    }
+    /* and portico serves on */
+    req = sku_req("XYZ-999");
+    unary(REVIEWS, NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_OK);
+    CHECK(r.n_msgs == 1 && msg_has(&r.msgs[0], "Worth the sale price."));
+    result_free(&r);
+    free(req.data);
+
+    /* concurrent translated calls on one connection */
+    const msg_t many_req = sku_req("OLD-001");
+    call_spec_t spec = {.method = REVIEWS, .reqs = &many_req, .n_reqs = 1, .deadline_ms = 5000};
+    int ok = 0;
+    for (int i = 0; i < 20; i++) {
+        run_call(&spec, &r);
+        ok += r.status == GRPC_STATUS_OK && r.n_msgs == 1 && msg_has(&r.msgs[0], "hana");
+        result_free(&r);
+    }
+    CHECK_INT_EQ(ok, 20);
+    free(many_req.data);
+}
+
+static void test_rest_shapes(void)
+{
+    result_t r;
+    /* server streaming: NDJSON and a JSON array, one message per element */
+    static const char *const formats[] = {"ndjson", "array", "wrapped"};
+    for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+        msg_t req = {0};
+        msg_string(&req, 1, "S-1", 3);
+        msg_int(&req, 2, 3);
+        msg_string(&req, 3, formats[f], strlen(formats[f]));
+        call_spec_t spec = {.method = "/portico.reversetest.Reviews/WatchReviews", .reqs = &req, .n_reqs = 1, .deadline_ms = 5000};
+        run_call(&spec, &r);
+        CHECK_STATUS(&r, GRPC_STATUS_OK);
+        CHECK_INT_EQ(r.n_msgs, 3);
+        for (size_t i = 0; i < r.n_msgs && i < 3; i++) {
+            uint8_t n[2] = {0x08, (uint8_t)(i + 1)}; /* Event.n = i + 1 */
+            CHECK(msg_has_bytes(&r.msgs[i], n, 2) && msg_has(&r.msgs[i], "\x12\x03"
+                                                                         "S-1"));
+        }
+        CHECK_STR_HAS(r.initial, "x-stream-format="); /* backend headers become initial metadata */
+        result_free(&r);
+        free(req.data);
+    }
+    /* a stream that fails after two messages: the messages, then the error's status */
+    msg_t req = {0};
+    msg_string(&req, 1, "S-2", 3);
+    msg_int(&req, 2, 5);
+    msg_string(&req, 3, "error", 5);
+    call_spec_t spec = {.method = "/portico.reversetest.Reviews/WatchReviews", .reqs = &req, .n_reqs = 1, .deadline_ms = 5000};
+    run_call(&spec, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_NOT_FOUND);
+    CHECK_INT_EQ(r.n_msgs, 2);
+    CHECK_STR_HAS(r.message, "gone");
+    result_free(&r);
+    free(req.data);
+    /* a client that cancels a stream after one message */
+    req = (msg_t){0};
+    msg_string(&req, 1, "S-3", 3);
+    msg_int(&req, 2, 20);
+    spec = (call_spec_t){
+        .method = "/portico.reversetest.Reviews/WatchReviews", .reqs = &req, .n_reqs = 1, .deadline_ms = 10000, .cancel_after = 1};
+    run_call(&spec, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_CANCELLED);
+    CHECK_INT_EQ(r.n_msgs, 1);
+    CHECK(r.elapsed_ms < 1500);
+    result_free(&r);
+    free(req.data);
+
+    /* metadata becomes request headers; the message becomes the path and query */
+    req = (msg_t){0};
+    msg_string(&req, 1, "id 7", 4);
+    kv_t md[] = {{"x-trace-me", "yes"}, {"authorization", "Bearer t0k"}};
+    unary("/portico.reversetest.Library/Echo", md, 2, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_OK);
+    if (r.n_msgs == 1) {
+        CHECK(msg_has(&r.msgs[0], "/echo/id%207"));
+        CHECK(msg_has(&r.msgs[0], "x-trace-me") && msg_has(&r.msgs[0], "yes"));
+        CHECK(msg_has(&r.msgs[0], "Bearer t0k"));
+    } else
+        CHECK_INT_EQ(r.n_msgs, 1);
+    result_free(&r);
+    /* an empty path variable: INVALID_ARGUMENT from the mapping, nothing sent */
+    msg_t empty = {0};
+    unary("/portico.reversetest.Library/Echo", NULL, 0, &empty, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_INVALID_ARGUMENT);
+    CHECK_STR_HAS(r.message, "path variable");
+    result_free(&r);
+
+    /* not exactly one request message */
+    call_spec_t none = {.method = "/portico.reversetest.Library/Echo", .deadline_ms = 5000};
+    run_call(&none, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_INTERNAL);
+    CHECK_STR_HAS(r.message, "without a message");
+    result_free(&r);
+    msg_t two[2] = {req, req};
+    call_spec_t twice = {.method = "/portico.reversetest.Library/Echo", .reqs = two, .n_reqs = 2, .deadline_ms = 5000};
+    run_call(&twice, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_INTERNAL);
+    CHECK_STR_HAS(r.message, "second message");
+    result_free(&r);
+
+    /* methods that cannot be translated */
+    call_spec_t up = {.method = "/portico.reversetest.Library/Upstream", .reqs = two, .n_reqs = 2, .deadline_ms = 5000};
+    run_call(&up, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_UNIMPLEMENTED);
+    CHECK_STR_HAS(r.message, "streams requests");
+    result_free(&r);
+    unary("/portico.reversetest.Library/NoRule", NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_UNIMPLEMENTED);
+    CHECK_STR_HAS(r.message, "no google.api.http rule");
+    result_free(&r);
+    unary("/portico.reversetest.Library/Wild", NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_UNIMPLEMENTED);
+    result_free(&r);
+    free(req.data);
+
+    /* a request message over the limit (max_request_body_bytes: 65536): RESOURCE_EXHAUSTED */
+    msg_t big = {0};
+    char *blob = malloc(100000);
+    memset(blob, 'x', 100000);
+    msg_string(&big, 1, blob, 100000);
+    free(blob);
+    unary("/portico.reversetest.Library/Echo", NULL, 0, &big, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    result_free(&r);
+    free(big.data);
+    /* a message under it, sent in many DATA frames (the window is given back as it is read) */
+    big = (msg_t){0};
+    blob = malloc(60000);
+    memset(blob, 'y', 60000);
+    msg_string(&big, 3, blob, 60000); /* EchoRequest.body: "answer this body" */
+    msg_string(&big, 1, "big", 3);
+    free(blob);
+    unary("/portico.reversetest.Library/EchoPost", NULL, 0, &big, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_OK);
+    result_free(&r);
+    free(big.data);
+}
+
+static void test_rest_down(void)
+{
+    msg_t req = sku_req("ABC-123");
+    result_t r;
+    double t0 = now_ms();
+    unary(REVIEWS, NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_UNAVAILABLE);
+    CHECK(now_ms() - t0 < 3000);
+    result_free(&r);
+    unary(REVIEWS, NULL, 0, &req, 5000, &r);
+    CHECK_STATUS(&r, GRPC_STATUS_UNAVAILABLE);
+    result_free(&r);
+    free(req.data);
+}
+
 typedef struct test_case {
     const char *name;
     void (*fn)(void);
+    int alone; /* run only when named with --only */
 } test_case_t;
 
 static const test_case_t tests[] = {
-    {"unary", test_unary},
-    {"errors", test_errors_and_details},
-    {"metadata", test_metadata},
-    {"server-streaming", test_server_streaming},
-    {"client-streaming", test_client_streaming},
-    {"bidi", test_bidi},
-    {"deadlines", test_deadlines},
-    {"cancellation", test_cancellation},
-    {"unknown-unavailable", test_unknown_and_unavailable},
-    {"large-messages", test_large_messages},
-    {"concurrency", test_concurrency},
-    {"request-flow-control", test_request_flow_control},
-    {"response-flow-control", test_response_flow_control},
-    {"tls", test_tls},
-    {"shutdown", test_shutdown}, /* only with --only shutdown: it stops portico */
+    {"unary", test_unary, 0},
+    {"errors", test_errors_and_details, 0},
+    {"metadata", test_metadata, 0},
+    {"server-streaming", test_server_streaming, 0},
+    {"client-streaming", test_client_streaming, 0},
+    {"bidi", test_bidi, 0},
+    {"deadlines", test_deadlines, 0},
+    {"cancellation", test_cancellation, 0},
+    {"unknown-unavailable", test_unknown_and_unavailable, 0},
+    {"large-messages", test_large_messages, 0},
+    {"concurrency", test_concurrency, 0},
+    {"request-flow-control", test_request_flow_control, 0},
+    {"response-flow-control", test_response_flow_control, 0},
+    {"tls", test_tls, 0},
+    {"shutdown", test_shutdown, 1}, /* it stops portico */
+    {"rest", test_rest, 1},
+    {"rest-shapes", test_rest_shapes, 1},
+    {"rest-down", test_rest_down, 1},
 };
 
 int main(int argc, char **argv)
@@ -1232,6 +1560,8 @@ int main(int argc, char **argv)
             ca_file = v;
         else if (strcmp(k, "--portico-pid") == 0)
             portico_pid = atol(v);
+        else if (strcmp(k, "--reviews-log") == 0)
+            reviews_log = v;
         else if (strcmp(k, "--only") == 0)
             only = v;
         else {
@@ -1241,7 +1571,7 @@ int main(int argc, char **argv)
     }
     if (target == NULL) {
         fprintf(stderr, "usage: ingress-client --target HOST:PORT [--echo-listen HOST:PORT] [--shop-log FILE]\n"
-                        "       [--tls-target HOST:PORT --ca FILE] [--portico-pid PID] [--only NAME]\n");
+                        "       [--tls-target HOST:PORT --ca FILE] [--portico-pid PID] [--reviews-log FILE] [--only NAME]\n");
         return 2;
     }
     grpc_init();
@@ -1255,8 +1585,7 @@ int main(int argc, char **argv)
     channel = grpc_channel_create(target, creds, &args);
     grpc_channel_credentials_release(creds);
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        int is_shutdown = strcmp(tests[i].name, "shutdown") == 0;
-        if (only != NULL ? strcmp(only, tests[i].name) != 0 : is_shutdown)
+        if (only != NULL ? strcmp(only, tests[i].name) != 0 : tests[i].alone)
             continue;
         int failed_before = test_failed_;
         double t0 = now_ms();
