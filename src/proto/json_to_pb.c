@@ -1335,7 +1335,10 @@ int codec_json_to_pb(const proto_registry_t *r, const proto_message_t *m, const 
     c.ignore_unknown = opt->ignore_unknown;
     util_buf_init(&c.key_bytes);
     util_buf_init(&c.key_ents);
-    json_lex_init(&c.lx, json, len, opt->max_depth ? opt->max_depth : CODEC_DEFAULT_MAX_DEPTH, err);
+    uint32_t max_depth = opt->max_depth ? opt->max_depth : CODEC_DEFAULT_MAX_DEPTH;
+    if (max_depth > CODEC_MAX_DEPTH_LIMIT)
+        max_depth = CODEC_MAX_DEPTH_LIMIT;
+    json_lex_init(&c.lx, json, len, max_depth, err);
     int rc = j2p_message(&c, m);
     if (rc == 0)
         rc = json_lex_finish(&c.lx);

@@ -1671,6 +1671,8 @@ int codec_pb_to_json(const proto_registry_t *r, const proto_message_t *m, const 
     c.err = err;
     c.base = pb;
     c.max_depth = opt->max_depth != 0 ? opt->max_depth : CODEC_DEFAULT_MAX_DEPTH;
+    if (c.max_depth > CODEC_MAX_DEPTH_LIMIT)
+        c.max_depth = CODEC_MAX_DEPTH_LIMIT;
     c.emit_defaults = opt->emit_defaults;
     c.proto_names = opt->proto_names;
     c.enum_ints = opt->enum_ints;

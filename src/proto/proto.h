@@ -233,11 +233,14 @@ typedef struct codec_options {
     uint8_t proto_names;    /* print proto field names instead of lowerCamelCase json names */
     uint8_t enum_ints;      /* print enums as numbers */
     uint8_t ignore_unknown; /* JSON input: skip unknown fields and unknown enum names instead of failing */
-    uint32_t max_depth;     /* nesting limit for both directions; 0 = CODEC_DEFAULT_MAX_DEPTH */
+    uint32_t max_depth;     /* nesting limit for both directions; 0 = CODEC_DEFAULT_MAX_DEPTH, at most CODEC_MAX_DEPTH_LIMIT */
     size_t max_input;       /* input size limit in bytes; 0 = CODEC_DEFAULT_MAX_INPUT */
 } codec_options_t;
 
 #define CODEC_DEFAULT_MAX_DEPTH 100
+/* Both directions recurse once per level: a larger max_depth is clamped to this, which keeps a
+   worst-case document well inside a worker thread's stack (sanitizer builds included). */
+#define CODEC_MAX_DEPTH_LIMIT 1000
 #define CODEC_DEFAULT_MAX_INPUT ((size_t)64 << 20)
 
 enum {

@@ -731,6 +731,13 @@ static void test_limits(void)
         CHECK_INT_EQ(encode(E, (char *)json.data, NULL, &out, &err), -1);
         CHECK_INT_EQ(err.code, CODEC_ERR_DEPTH);
         CHECK_STR_HAS(err.message, "JSON nesting deeper than 100");
+        /* a max_depth above CODEC_MAX_DEPTH_LIMIT is clamped to it */
+        codec_options_t deep = {0};
+        deep.max_depth = 1000000;
+        out.len = 0;
+        CHECK_INT_EQ(encode(E, (char *)json.data, &deep, &out, &err), -1);
+        CHECK_INT_EQ(err.code, CODEC_ERR_DEPTH);
+        CHECK_STR_HAS(err.message, "JSON nesting deeper than 1000");
         util_buf_dispose(&out);
         util_buf_dispose(&json);
     }

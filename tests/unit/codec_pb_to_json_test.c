@@ -535,7 +535,9 @@ static void test_depth(void)
         uint32_t max_depth;
         int ok;
     } depth_cases[] = {
-        {3, 3, 1}, {4, 3, 0}, {1, 1, 1}, {2, 1, 0}, {100, 0, 1}, {101, 0, 0}, {5000, 0, 0}, {5000, 6000, 1},
+        {3, 3, 1}, {4, 3, 0}, {1, 1, 1}, {2, 1, 0}, {100, 0, 1}, {101, 0, 0}, {5000, 0, 0},
+        /* a larger max_depth is clamped to CODEC_MAX_DEPTH_LIMIT */
+        {1000, 6000, 1}, {1001, 6000, 0}, {5000, 6000, 0},
     };
     for (size_t i = 0; i < sizeof(depth_cases) / sizeof(depth_cases[0]); i++) {
         util_buf_t in = UTIL_BUF_INIT, out = UTIL_BUF_INIT;
