@@ -24,9 +24,10 @@ for port in 50051 8081 8080; do
   fi
 done
 
-"$BACKEND" --listen 127.0.0.1:50051 &
+# the backends log one line per call; keep their logs out of the way
+"$BACKEND" --listen 127.0.0.1:50051 2>build/release/shop-backend.log &
 PIDS+=($!)
-"$REVIEWS" --listen 127.0.0.1:8081 &
+"$REVIEWS" --listen 127.0.0.1:8081 2>build/release/reviews-backend.log &
 PIDS+=($!)
 "$PORTICO" check -c examples/shop/portico.json
 "$PORTICO" serve -c examples/shop/portico.json &
@@ -51,4 +52,5 @@ show -X DELETE localhost:8080/v1/products/ABC-123/price
 
 echo
 echo "portico is serving the example shop on http://127.0.0.1:8080 — press Ctrl-C to stop."
+echo "(backend logs: build/release/shop-backend.log, build/release/reviews-backend.log)"
 wait
