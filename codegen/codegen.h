@@ -13,20 +13,13 @@
 #include "openapi/openapi.h"
 #include "proto/proto.h"
 #include "transcode/binding.h"
+#include "transcode/routes_file.h"
 #include "util/buf.h"
-
-#define CODEGEN_ROUTES_MAGIC "#portico-routes v1"
-
-/* Where a route comes from. */
-enum {
-    CODEGEN_ORIGIN_AUTO = -2, /* no google.api.http rule: POST /pkg.Service/Method, body "*" */
-    CODEGEN_ORIGIN_RULE = -1, /* the method's google.api.http rule; >= 0: its additional_bindings[k] */
-};
 
 typedef struct codegen_route {
     binding_rule_t binding; /* resolved against the descriptors */
     const proto_http_rule_t *rule;
-    int origin;               /* CODEGEN_ORIGIN_* or the index of the additional binding */
+    int origin;               /* ROUTES_FILE_ORIGIN_* or the index of the additional binding */
     openapi_location_t where; /* the method's `option (google.api.http)`, for messages */
 } codegen_route_t;
 
@@ -53,8 +46,9 @@ int codegen_routes_collect(codegen_routes_t *out, const proto_registry_t *r, con
 void codegen_routes_dispose(codegen_routes_t *routes);
 
 /*
- * Writes the transcoding table (format in docs/CODEGEN.md): a header naming |files| and
- * the descriptor set |set_name| beside it, then one route per line:
+ * Writes the transcoding table (format in docs/CODEGEN.md, defined by
+ * transcode/routes_file.h): a header naming |files| and the descriptor set |set_name| beside
+ * it, then one route per line (routes_file_write_entry):
  *   VERB PATH BODY RESPONSE_BODY INPUT OUTPUT STREAMING METHOD ORIGIN
  */
 void codegen_routes_write(const codegen_routes_t *routes, const char *const *files, size_t n_files, const char *set_name,

@@ -12,6 +12,7 @@
  * documents, which the set keeps (read-only) until aggregate_set_free.
  */
 #include "aggregate/aggregate_int.h"
+#include "util/json_path.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,41 +34,26 @@ struct aggregate_set {
 
 size_t aggregate_ctx_push_key(aggregate_ctx_t *ctx, const char *key)
 {
-    size_t mark = ctx->path_len, room = sizeof(ctx->path) - ctx->path_len;
-    int n = snprintf(ctx->path + ctx->path_len, room, "%s%s", ctx->path_len == 0 ? "" : ".", key);
-    ctx->path_len = n < 0 ? ctx->path_len : (size_t)n >= room ? sizeof(ctx->path) - 1 : ctx->path_len + (size_t)n;
-    return mark;
+    return util_json_path_push_key(ctx->path, sizeof(ctx->path), &ctx->path_len, key);
 }
 
 size_t aggregate_ctx_push_index(aggregate_ctx_t *ctx, size_t index)
 {
-    size_t mark = ctx->path_len, room = sizeof(ctx->path) - ctx->path_len;
-    int n = snprintf(ctx->path + ctx->path_len, room, "[%zu]", index);
-    ctx->path_len = n < 0 ? ctx->path_len : (size_t)n >= room ? sizeof(ctx->path) - 1 : ctx->path_len + (size_t)n;
-    return mark;
+    return util_json_path_push_index(ctx->path, sizeof(ctx->path), &ctx->path_len, index);
 }
 
 void aggregate_ctx_pop(aggregate_ctx_t *ctx, size_t mark)
 {
-    ctx->path_len = mark;
-    ctx->path[mark] = '\0';
+    util_json_path_pop(ctx->path, &ctx->path_len, mark);
 }
 
 int aggregate_ctx_fail(aggregate_ctx_t *ctx, int code, const char *fmt, ...)
 {
-    if (ctx->err == NULL)
-        return -1;
-    char msg[sizeof(ctx->err->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rv = util_json_path_fail(ctx->err, code, ctx->name, ctx->path, ctx->path_len, fmt, ap);
     va_end(ap);
-    for (char *p = msg; *p; p++) /* one printable line */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    if (ctx->path_len == 0)
-        return util_error_set(ctx->err, code, "%s: %s", ctx->name, msg);
-    return util_error_set(ctx->err, code, "%s: %s: %s", ctx->name, ctx->path, msg);
+    return rv;
 }
 
 const char *aggregate_json_show(const json_t *v, char *buf, size_t size)

@@ -1,9 +1,11 @@
 /*
  * walk.c — the walking context of the config loader: the JSON path of the value being
  * read, error messages prefixed with the config name and that path, and typed member
- * readers (type errors name the expected type and show the value that was found).
+ * readers (type errors name the expected type and show the value that was found). The path
+ * bookkeeping and the message format are util/json_path's, shared with the aggregation loader.
  */
 #include "config/config_int.h"
+#include "util/json_path.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,44 +13,26 @@
 
 size_t config_ctx_push_key(config_ctx_t *ctx, const char *key)
 {
-    size_t mark = ctx->path_len;
-    size_t room = sizeof(ctx->path) - ctx->path_len;
-    int n = snprintf(ctx->path + ctx->path_len, room, "%s%s", ctx->path_len == 0 ? "" : ".", key);
-    ctx->path_len = n < 0 ? ctx->path_len : (size_t)n >= room ? sizeof(ctx->path) - 1 : ctx->path_len + (size_t)n;
-    return mark;
+    return util_json_path_push_key(ctx->path, sizeof(ctx->path), &ctx->path_len, key);
 }
 
 size_t config_ctx_push_index(config_ctx_t *ctx, size_t index)
 {
-    size_t mark = ctx->path_len;
-    size_t room = sizeof(ctx->path) - ctx->path_len;
-    int n = snprintf(ctx->path + ctx->path_len, room, "[%zu]", index);
-    ctx->path_len = n < 0 ? ctx->path_len : (size_t)n >= room ? sizeof(ctx->path) - 1 : ctx->path_len + (size_t)n;
-    return mark;
+    return util_json_path_push_index(ctx->path, sizeof(ctx->path), &ctx->path_len, index);
 }
 
 void config_ctx_pop(config_ctx_t *ctx, size_t mark)
 {
-    ctx->path_len = mark;
-    ctx->path[mark] = '\0';
+    util_json_path_pop(ctx->path, &ctx->path_len, mark);
 }
 
 int config_ctx_fail(config_ctx_t *ctx, int code, const char *fmt, ...)
 {
-    if (ctx->err == NULL)
-        return -1;
-    char msg[sizeof(ctx->err->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rv = util_json_path_fail(ctx->err, code, ctx->name, ctx->path, ctx->path_len, fmt, ap);
     va_end(ap);
-    /* values are quoted into the message: keep it one printable line for logs and terminals */
-    for (char *p = msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    if (ctx->path_len == 0)
-        return util_error_set(ctx->err, code, "%s: %s", ctx->name, msg);
-    return util_error_set(ctx->err, code, "%s: %s: %s", ctx->name, ctx->path, msg);
+    return rv;
 }
 
 void *config_ctx_alloc(config_ctx_t *ctx, size_t size)

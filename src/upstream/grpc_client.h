@@ -7,6 +7,8 @@
  *   conn.c   one HTTP/2 connection: connect, TLS, the nghttp2 client session, batched writes
  *   call.c   one call: request headers and body, response headers, messages, trailers, status
  *   timer.c  exact deadlines over h2o 2.2.5 timeouts
+ *   target.c target parsing and resolution, the backoff wait, config defaults (shared with
+ *            the HTTP/1.1 client, see target.h)
  *
  * Lifetime rule: calls and connections are never freed where they are found dead, because a
  * callback of theirs may be on the stack (a user callback, nghttp2's on_stream_close, an h2o

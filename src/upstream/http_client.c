@@ -22,9 +22,9 @@
  * that still arrive for it are ignored.
  */
 #include "upstream/http_client.h"
+#include "upstream/target.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,56 +494,21 @@ static void pool_schedule(upstream_http_pool_t *pool)
 
 /* ---- targets ------------------------------------------------------------------------------ */
 
-/* Splits "host:port" / "[v6]:port" and resolves it into |t|. */
+/* Resolves |spec| into |t| (see target.h) and builds its Host line. */
 static int target_init(http_target_t *t, const char *spec, util_error_t *err)
 {
-    const char *host, *port;
-    size_t host_len;
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (close == NULL || close[1] != ':')
-            return util_error_set(err, -1, "upstream target \"%s\" must be [address]:port", spec);
-        host = spec + 1;
-        host_len = (size_t)(close - host);
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(spec, ':');
-        if (colon == NULL)
-            return util_error_set(err, -1, "upstream target \"%s\" has no port (expected host:port)", spec);
-        host = spec;
-        host_len = (size_t)(colon - spec);
-        port = colon + 1;
-    }
-    if (host_len == 0)
-        return util_error_set(err, -1, "upstream target \"%s\" has an empty host", spec);
-    char *end;
-    errno = 0;
-    long portnum = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || errno != 0 || portnum < 1 || portnum > 65535)
-        return util_error_set(err, -1, "upstream target \"%s\" has an invalid port \"%s\"", spec, port);
-    for (const char *c = spec; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return util_error_set(err, -1, "upstream target \"%s\" holds a space or control character", spec);
-
-    t->host = strndup(host, host_len);
-    t->authority = strdup(spec);
+    upstream_target_addr_t a;
+    if (upstream_target_resolve(spec, UPSTREAM_TARGET_NO_CONTROLS, &a, err) != 0)
+        return -1;
+    t->host = a.host;
+    t->authority = a.authority;
+    t->addr = a.addr;
+    t->addrlen = a.addrlen;
     t->host_line_len = strlen(spec) + 8;
     t->host_line = malloc(t->host_line_len + 1);
-    if (t->host == NULL || t->authority == NULL || t->host_line == NULL)
+    if (t->host_line == NULL)
         return util_error_set(err, -1, "out of memory");
     snprintf(t->host_line, t->host_line_len + 1, "host: %s\r\n", spec);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int rv = getaddrinfo(t->host, port, &hints, &res);
-    if (rv != 0 || res == NULL)
-        return util_error_set(err, -1, "upstream target \"%s\": cannot resolve \"%s\": %s", spec, t->host,
-                              rv != 0 ? gai_strerror(rv) : "no address");
-    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-    t->addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
     return 0;
 }
 
@@ -552,27 +517,13 @@ static int target_in_backoff(upstream_http_pool_t *pool, const http_target_t *t)
     return t->backoff_until > h2o_now(pool->loop);
 }
 
-static uint32_t pool_jitter(upstream_http_pool_t *pool, uint32_t ms)
-{
-    /* xorshift: per pool, so workers need no shared random state */
-    uint64_t x = pool->rng != 0 ? pool->rng : (uint64_t)(uintptr_t)pool ^ h2o_now(pool->loop) ^ 0x9e3779b97f4a7c15ull;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    pool->rng = x;
-    uint64_t span = (uint64_t)ms * 2 / 5; /* +-20% */
-    return span == 0 ? ms : (uint32_t)(ms - ms / 5 + x % (span + 1));
-}
-
 static void target_connect_failed(upstream_http_pool_t *pool, http_target_t *t, const char *why)
 {
     pool->stats.connect_failures++;
     t->failures++;
-    uint32_t shift = t->failures - 1 > 20 ? 20 : t->failures - 1;
-    uint64_t wait = (uint64_t)pool->cfg.backoff_initial_ms << shift;
-    if (wait > pool->cfg.backoff_max_ms)
-        wait = pool->cfg.backoff_max_ms;
-    t->backoff_until = h2o_now(pool->loop) + pool_jitter(pool, (uint32_t)wait);
+    uint64_t now = h2o_now(pool->loop);
+    t->backoff_until = now + upstream_target_backoff_ms(&pool->rng, (uint64_t)(uintptr_t)pool ^ now, t->failures,
+                                                        pool->cfg.backoff_initial_ms, pool->cfg.backoff_max_ms);
     snprintf(t->last_error, sizeof(t->last_error), "%s", why);
     pool_schedule(pool);
 }
@@ -1228,22 +1179,14 @@ upstream_http_pool_t *upstream_http_pool_new(h2o_loop_t *loop, const upstream_ht
     pool->loop = loop;
     pool->cfg = *cfg;
     pool->cfg.targets = NULL;
-    if (pool->cfg.connect_timeout_ms == 0)
-        pool->cfg.connect_timeout_ms = 5000;
-    if (pool->cfg.max_connections_per_target == 0)
-        pool->cfg.max_connections_per_target = 4;
+    upstream_target_config_defaults(&pool->cfg.connect_timeout_ms, &pool->cfg.max_connections_per_target,
+                                    &pool->cfg.backoff_initial_ms, &pool->cfg.backoff_max_ms);
     if (pool->cfg.idle_timeout_ms == 0)
         pool->cfg.idle_timeout_ms = 30000;
     if (pool->cfg.max_response_body == 0)
         pool->cfg.max_response_body = (size_t)16 << 20;
     if (pool->cfg.max_response_head == 0)
         pool->cfg.max_response_head = 64 << 10;
-    if (pool->cfg.backoff_initial_ms == 0)
-        pool->cfg.backoff_initial_ms = 1000;
-    if (pool->cfg.backoff_max_ms == 0)
-        pool->cfg.backoff_max_ms = 30000;
-    if (pool->cfg.backoff_max_ms < pool->cfg.backoff_initial_ms)
-        pool->cfg.backoff_max_ms = pool->cfg.backoff_initial_ms;
     pool->user_agent = strdup(cfg->user_agent != NULL ? cfg->user_agent : "portico/" PORTICO_VERSION);
     pool->host = dup_or_null(cfg->host);
     pool->tls_server_name = dup_or_null(cfg->tls_server_name);
