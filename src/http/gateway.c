@@ -273,6 +273,27 @@ typedef struct serve_worker {
     grpc_ingress_t *ingress;
 } serve_worker_t;
 
+/* The first gRPC upstream before |i| with the same targets and connection settings, or SIZE_MAX.
+   (The call deadline, timeout_ms, is per call, not per pool.) */
+static size_t same_grpc_backend(const config_t *cfg, size_t i)
+{
+    const config_upstream_t *u = &cfg->upstreams[i];
+    if (u->tls != NULL)
+        return SIZE_MAX; /* each TLS upstream has its own context */
+    for (size_t j = 0; j < i; j++) {
+        const config_upstream_t *o = &cfg->upstreams[j];
+        if (o->protocol != CONFIG_UPSTREAM_GRPC || o->tls != NULL || o->n_targets != u->n_targets ||
+            o->connect_timeout_ms != u->connect_timeout_ms || o->max_connections != u->max_connections)
+            continue;
+        size_t t = 0;
+        while (t < u->n_targets && strcmp(o->targets[t].authority, u->targets[t].authority) == 0)
+            t++;
+        if (t == u->n_targets)
+            return j;
+    }
+    return SIZE_MAX;
+}
+
 static void *on_worker_init(http_worker_t *w, void *app)
 {
     serve_ctx_t *sc = app;
@@ -285,6 +306,13 @@ static void *on_worker_init(http_worker_t *w, void *app)
         const config_upstream_t *u = &cfg->upstreams[i];
         if (u->protocol != CONFIG_UPSTREAM_GRPC)
             continue;
+        /* upstreams that name the same backends with the same connection settings share one pool,
+           so their calls multiplex on the same HTTP/2 connections (and writes) */
+        size_t same = same_grpc_backend(cfg, i);
+        if (same != SIZE_MAX) {
+            gw->pools[i] = gw->pools[same];
+            continue;
+        }
         const char *targets[64];
         size_t n = u->n_targets < 64 ? u->n_targets : 64;
         for (size_t t = 0; t < n; t++)
@@ -359,8 +387,8 @@ static void on_worker_dispose(http_worker_t *w, void *state)
     const config_t *cfg = gw->gateway->config;
     grpc_ingress_free(sw->ingress); /* before the pools: it cancels its calls */
     for (size_t i = 0; i < cfg->n_upstreams; i++) {
-        if (gw->pools[i] != NULL)
-            upstream_grpc_pool_free(gw->pools[i]);
+        if (gw->pools[i] != NULL && same_grpc_backend(cfg, i) == SIZE_MAX)
+            upstream_grpc_pool_free(gw->pools[i]); /* a shared pool is freed by its first owner */
         if (gw->http_pools[i] != NULL)
             upstream_http_pool_free(gw->http_pools[i]);
     }

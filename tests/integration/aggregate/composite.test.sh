@@ -103,6 +103,11 @@ check_has "stock grouped" '"stock":{"available"' "$b"
 check_has "reviews grouped and renamed" '"items":[' "$b"
 check_has "meta" '"_meta":{' "$b"
 check_has "parts header" 'price=ok' "$(tr 'A-Z' 'a-z' <"$TMP/headers")"
+# price and stock are two upstreams naming the same backend: their calls share one pool, so
+# the backend sees both calls of a composite on one connection (same client port)
+pp=$(grep 'GetPrice status=0' "$TMP/shop.log" | tail -1 | grep -o 'peer=[^ ]*')
+sp=$(grep 'GetStock status=0' "$TMP/shop.log" | tail -1 | grep -o 'peer=[^ ]*')
+check "same-backend upstreams share a connection" "$pp" "$sp"
 r=$(get /v1/products/NOPE-9)
 check "unknown product: backend 404 passed through" 404 "${r%% *}"
 check_has "error names the part" 'price' "$(cat "$TMP/body")"
