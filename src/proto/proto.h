@@ -233,7 +233,9 @@ typedef struct codec_options {
     uint8_t proto_names;    /* print proto field names instead of lowerCamelCase json names */
     uint8_t enum_ints;      /* print enums as numbers */
     uint8_t ignore_unknown; /* JSON input: skip unknown fields and unknown enum names instead of failing */
-    uint32_t max_depth;     /* nesting limit for both directions; 0 = CODEC_DEFAULT_MAX_DEPTH, at most CODEC_MAX_DEPTH_LIMIT */
+    uint32_t max_depth;     /* nesting limit; 0 = CODEC_DEFAULT_MAX_DEPTH, at most CODEC_MAX_DEPTH_LIMIT. Printing counts
+                               nested messages; parsing counts nested JSON objects and arrays, so a printed document
+                               can nest up to 2 * max_depth + 1 containers (repeated and map fields add one each) */
     size_t max_input;       /* input size limit in bytes; 0 = CODEC_DEFAULT_MAX_INPUT */
 } codec_options_t;
 
