@@ -307,19 +307,25 @@ MAIN_PID=$BPID
 MAIN_PORT=$PORT
 start_backend limit --max-calls 2
 LIMIT_PID=$BPID
-# (one more round when curl itself came back without any status: a client hiccup under load, not an answer)
-for attempt in 1 2; do
-    lim=()
-    for i in 1 2 3 4; do
-        RESP_TYPE=Price grpc_call PriceService/GetPrice "$TMP/get.bin" "$TMP/limit$i.out" -H 'x-test-delay-ms: 1500' &
-        lim+=($!)
-    done
-    wait "${lim[@]}"
-    codes=$(for i in 1 2 3 4; do grpc_status_of "$TMP/limit$i.out"; done | sort | tr '\n' ' ')
-    [ "$(wc -w <<<"$codes")" -eq 4 ] && break
-    sleep 2 # let the delayed calls of this round end before the next
+# grpc core refuses with RST_STREAM after the trailers; curl 7.88 then sometimes reports error 92
+# and drops the trailers it read. Such a call counts as refused only when the backend logged a
+# refusal for it: the refusal count comes from the log, the OK count from curl.
+lim=()
+for i in 1 2 3 4; do
+    RESP_TYPE=Price grpc_call PriceService/GetPrice "$TMP/get.bin" "$TMP/limit$i.out" -H 'x-test-delay-ms: 1500' &
+    lim+=($!)
 done
-if [ "$codes" = "0 0 8 8 " ]; then ok; else fail "--max-calls 2 with 4 calls: statuses $codes, want 0 0 8 8 ($(grep -h curl_rc "$TMP"/limit?.out | tr '\n' ' '))"; fi
+wait "${lim[@]}"
+codes=$(for i in 1 2 3 4; do grpc_status_of "$TMP/limit$i.out"; done | sort | tr '\n' ' ')
+n_ok=$(for i in 1 2 3 4; do grpc_status_of "$TMP/limit$i.out"; done | grep -c '^0$')
+n_8=$(for i in 1 2 3 4; do grpc_status_of "$TMP/limit$i.out"; done | grep -c '^8$')
+n_lost=$(grep -l 'curl_rc=92' "$TMP"/limit?.out 2>/dev/null | xargs -r grep -L -i '^grpc-status:' | wc -l)
+n_refusals=$(grep -c 'refusing a call: 2 calls already running' "$TMP/limit.log")
+if [ "$n_ok" = 2 ] && [ $((n_8 + n_lost)) = 2 ] && [ "$n_refusals" = 2 ]; then
+    ok
+else
+    fail "--max-calls 2 with 4 calls: statuses $codes, want 0 0 8 8 (refusals logged: $n_refusals; $(grep -h curl_rc "$TMP"/limit?.out | tr '\n' ' '))"
+fi
 kill -TERM "$LIMIT_PID"
 wait "$LIMIT_PID"
 rc=$?
