@@ -61,14 +61,6 @@ static void report(collector_t *c, const openapi_location_t *where, const proto_
     util_buf_putc(c->errors, '\n');
 }
 
-static const char *upper_method(const char *m)
-{
-    static const char *const standard[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
-    for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++)
-        if (strcasecmp(m, standard[i]) == 0)
-            return standard[i];
-    return m; /* custom kinds ("HEAD", "*") as written, as the gateway takes them */
-}
 
 /* Checks one path variable's field path; returns 0 or -1 after reporting. */
 static int check_variable(collector_t *c, const codegen_route_t *rt, const char *fp)
@@ -178,7 +170,7 @@ static void add_rule(collector_t *c, const proto_method_t *m, const proto_http_r
     rt->origin = origin;
     rt->where = *where;
     rt->binding.method = m;
-    rt->binding.http_method = upper_method(rule->method);
+    rt->binding.http_method = binding_http_method(rule->method);
     rt->binding.path = rule->path;
     const char *hm = rt->binding.http_method;
 

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "grpc/grpc.h"
+#include "util/hex.h"
 
 typedef struct run_call {
     aggregate_run_t *run;
@@ -116,11 +117,6 @@ static char *str_printf(const char *fmt, ...)
  * The client request as template input
  */
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Decodes a query component: "+" is a space, %XX a byte (a malformed % stays as it is). */
 static json_t *query_decode(const char *s, size_t len)
 {
@@ -131,8 +127,8 @@ static json_t *query_decode(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < len && util_hex_value(s[i + 1]) >= 0 && util_hex_value(s[i + 2]) >= 0) {
+            out[o++] = (char)(util_hex_value(s[i + 1]) << 4 | util_hex_value(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];

@@ -5,6 +5,7 @@
  * it stands, which is what the spec asks of receivers. See grpc.h.
  */
 #include "grpc/grpc.h"
+#include "util/hex.h"
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
@@ -23,16 +24,6 @@ void grpc_message_percent_encode(util_buf_t *out, const char *msg, size_t len)
     util_buf_append(out, msg + start, len - start);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 void grpc_message_percent_decode(util_buf_t *out, const char *value, size_t len)
 {
@@ -40,7 +31,7 @@ void grpc_message_percent_decode(util_buf_t *out, const char *value, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (value[i] != '%' || i + 2 >= len)
             continue;
-        int hi = hex_value(value[i + 1]), lo = hex_value(value[i + 2]);
+        int hi = util_hex_value(value[i + 1]), lo = util_hex_value(value[i + 2]);
         if (hi < 0 || lo < 0)
             continue;
         util_buf_append(out, value + start, i - start);

@@ -48,15 +48,6 @@ static void call_free(composite_call_t *c)
     free(c);
 }
 
-static size_t upstream_index(const gateway_t *g, const char *name)
-{
-    const config_t *cfg = g->config;
-    for (size_t i = 0; i < cfg->n_upstreams; i++)
-        if (strcmp(cfg->upstreams[i].name, name) == 0)
-            return i;
-    return SIZE_MAX;
-}
-
 static void fail_now(composite_call_t *c, const char *msg)
 {
     aggregate_reply_t r = {.failed = 1, .http_status = 502, .error = msg};
@@ -79,8 +70,7 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
     util_buf_t json = UTIL_BUF_INIT;
     char why[600];
     if (res->code != GRPC_CODE_OK) {
-        snprintf(why, sizeof(why), "%s: %s", grpc_code_name(res->code) ? grpc_code_name(res->code) : "UNKNOWN",
-                 res->message);
+        snprintf(why, sizeof(why), "%s: %s", grpc_code_name(res->code) ? grpc_code_name(res->code) : "UNKNOWN", res->message);
         r.failed = 1;
         r.timed_out = res->code == GRPC_CODE_DEADLINE_EXCEEDED && res->local;
         r.http_status = grpc_code_to_http(res->code);
@@ -92,8 +82,8 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
     } else {
         util_error_t err;
         codec_options_t opt = {0};
-        if (codec_pb_to_json(c->cw->gw->gateway->registry, c->method->output, c->message.data, c->message.len, &opt, &json,
-                             &err) != 0) {
+        if (codec_pb_to_json(c->cw->gw->gateway->registry, c->method->output, c->message.data, c->message.len, &opt, &json, &err) !=
+            0) {
             snprintf(why, sizeof(why), "cannot print the reply: %s", err.message);
             r.failed = 1;
             r.http_status = 502;
@@ -142,11 +132,12 @@ static void *transport_start_call(void *ctx, const aggregate_call_request_t *req
     c->cw = cw;
     c->cb = cb;
     c->cb_arg = cb_arg;
-    size_t ui = upstream_index(g, req->upstream);
-    if (ui == SIZE_MAX) {
+    const config_upstream_t *u = config_upstream_find(g->config, req->upstream);
+    if (u == NULL) {
         fail_now(c, "unknown upstream");
         return NULL;
     }
+    size_t ui = (size_t)(u - g->config->upstreams);
     upstream_header_t md[64];
     size_t n_md = 0;
     for (size_t i = 0; i < req->n_headers && n_md < 64; i++)
@@ -160,8 +151,8 @@ static void *transport_start_call(void *ctx, const aggregate_call_request_t *req
             return NULL;
         }
         c->method = req->grpc_method;
-        c->grpc = upstream_grpc_call_start(cw->gw->pools[ui], req->grpc_method->grpc_path, md, n_md, timeout,
-                                           &grpc_callbacks, c, &err);
+        c->grpc =
+            upstream_grpc_call_start(cw->gw->pools[ui], req->grpc_method->grpc_path, md, n_md, timeout, &grpc_callbacks, c, &err);
         if (c->grpc == NULL) {
             fail_now(c, err.message);
             return NULL;

@@ -19,6 +19,7 @@
 #include "proto/wire.h"
 #include "util/base64.h"
 #include "util/json_quote.h"
+#include "util/hex.h"
 
 #define CONNECT_FLAG_END_STREAM 0x02
 
@@ -64,24 +65,13 @@ int connect_timeout_parse(const char *value, size_t len, int64_t *ms, util_error
     return 0;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Query-string decoding as Go's net/url does it (connect-go is the reference): "%XX", '+' is a space. */
 static int query_unescape(util_buf_t *out, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%') {
             int hi, lo;
-            if (i + 2 >= len || (hi = hexval((unsigned char)s[i + 1])) < 0 || (lo = hexval((unsigned char)s[i + 2])) < 0)
+            if (i + 2 >= len || (hi = util_hex_value((unsigned char)s[i + 1])) < 0 || (lo = util_hex_value((unsigned char)s[i + 2])) < 0)
                 return -1;
             util_buf_putc(out, (uint8_t)(hi << 4 | lo));
             i += 2;

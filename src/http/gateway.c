@@ -18,15 +18,6 @@
 #include "upstream/http_upstream.h"
 #include "upstream/upstream.h"
 
-static const char *upper_method(util_arena_t *a, const char *m)
-{
-    static const char *standard[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
-    for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++)
-        if (strcasecmp(m, standard[i]) == 0)
-            return standard[i];
-    (void)a;
-    return m; /* custom kinds ("HEAD", "*") as written */
-}
 
 static int add_route(gateway_t *g, size_t *cap, const config_grpc_service_t *svc, size_t upstream_index,
                      const proto_method_t *method, const proto_http_rule_t *rule, int auto_mapped, util_error_t *err)
@@ -41,7 +32,7 @@ static int add_route(gateway_t *g, size_t *cap, const config_grpc_service_t *svc
     }
     gateway_route_t *r = &g->route_list[g->n_routes];
     memset(r, 0, sizeof(*r));
-    const char *http_method = upper_method(&g->arena, rule->method);
+    const char *http_method = binding_http_method(rule->method);
     if (binding_rule_init(&r->binding, g->registry, method, http_method, rule, err) != 0) {
         util_error_prefix(err, "%s: service %s", g->config->name, svc->service);
         return -1;

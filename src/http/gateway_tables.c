@@ -16,14 +16,6 @@
 #include "transcode/binding.h"
 #include "transcode/route_table.h"
 
-static const char *upper_method(const char *m)
-{
-    static const char *const standard[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
-    for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++)
-        if (strcasecmp(m, standard[i]) == 0)
-            return standard[i];
-    return m; /* custom kinds ("HEAD", "*") as written, as the gateway takes them */
-}
 
 static routes_file_streaming_t streaming_of(const proto_method_t *m)
 {
@@ -38,7 +30,7 @@ static int report_collision(const gateway_table_route_t *routes, size_t n, util_
     for (size_t j = 1; j < n; j++) {
         for (size_t i = 0; i < j; i++) {
             const gateway_table_route_t *a = &routes[i], *b = &routes[j];
-            const char *am = upper_method(a->rule.method), *bm = upper_method(b->rule.method);
+            const char *am = binding_http_method(a->rule.method), *bm = binding_http_method(b->rule.method);
             if (strcmp(am, bm) != 0)
                 continue; /* only routes of one method (or both "*") can be ambiguous */
             route_table_t *t = route_table_new();
@@ -108,7 +100,7 @@ int gateway_tables_resolve(const config_t *cfg, const proto_registry_t *r, util_
             rt->table = table;
             rt->entry = e;
             binding_rule_t b;
-            if (binding_rule_init(&b, r, m, upper_method(e->verb), &rt->rule, err) != 0) {
+            if (binding_rule_init(&b, r, m, binding_http_method(e->verb), &rt->rule, err) != 0) {
                 util_error_prefix(err, "%s:%u", table->name, e->line);
                 return -1;
             }
@@ -123,7 +115,7 @@ int gateway_tables_resolve(const config_t *cfg, const proto_registry_t *r, util_
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
         gateway_table_route_t *rt = &routes[i];
-        if ((rc = route_table_add(t, upper_method(rt->rule.method), rt->rule.path, rt, err)) != 0)
+        if ((rc = route_table_add(t, binding_http_method(rt->rule.method), rt->rule.path, rt, err)) != 0)
             util_error_prefix(err, "%s:%u: method %s", rt->table->name, rt->entry->line, rt->method->full_name);
     }
     if (rc == 0 && route_table_compile(t, err) != 0) {

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "proto/wire.h"
+#include "util/hex.h"
 
 #define MAX_FIELD_DEPTH 32
 
@@ -56,6 +57,15 @@ static int leaf_settable(const proto_field_t *f, int allow_repeated)
     return 1;
 }
 
+const char *binding_http_method(const char *kind)
+{
+    static const char *const standard[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
+    for (size_t i = 0; i < sizeof(standard) / sizeof(standard[0]); i++)
+        if (strcasecmp(kind, standard[i]) == 0)
+            return standard[i];
+    return kind;
+}
+
 int binding_rule_init(binding_rule_t *b, const proto_registry_t *r, const proto_method_t *method, const char *http_method,
                       const proto_http_rule_t *rule, util_error_t *err)
 {
@@ -71,8 +81,8 @@ int binding_rule_init(binding_rule_t *b, const proto_registry_t *r, const proto_
     } else if (rule->body[0] != '\0') {
         b->body_field = proto_message_field_by_name(in, rule->body, strlen(rule->body));
         if (b->body_field == NULL || strcmp(b->body_field->name, rule->body) != 0)
-            return util_error_set(err, BINDING_ERR_BAD_REQUEST, "method %s: body \"%s\" is not a field of %s",
-                                  method->full_name, rule->body, in->full_name);
+            return util_error_set(err, BINDING_ERR_BAD_REQUEST, "method %s: body \"%s\" is not a field of %s", method->full_name,
+                                  rule->body, in->full_name);
         b->request_http_body = b->body_field->message != NULL && !b->body_field->repeated && is_http_body(b->body_field->message);
     }
     if (rule->response_body[0] != '\0') {
@@ -80,8 +90,8 @@ int binding_rule_init(binding_rule_t *b, const proto_registry_t *r, const proto_
         if (b->response_field == NULL || strcmp(b->response_field->name, rule->response_body) != 0)
             return util_error_set(err, BINDING_ERR_BAD_REQUEST, "method %s: response_body \"%s\" is not a field of %s",
                                   method->full_name, rule->response_body, outm->full_name);
-        b->response_http_body = b->response_field->message != NULL && !b->response_field->repeated &&
-                                is_http_body(b->response_field->message);
+        b->response_http_body =
+            b->response_field->message != NULL && !b->response_field->repeated && is_http_body(b->response_field->message);
     } else {
         b->response_http_body = is_http_body(outm);
     }
@@ -140,17 +150,6 @@ static int put_chain(const proto_registry_t *r, const proto_field_t **chain, siz
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Form-decodes |len| bytes into |out| (room for len + 1); returns the length or -1 on a bad escape. */
 static long form_decode(const char *s, size_t len, char *out)
 {
@@ -160,7 +159,7 @@ static long form_decode(const char *s, size_t len, char *out)
             out[j++] = ' ';
         } else if (s[i] == '%') {
             int hi, lo;
-            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+            if (i + 2 >= len || (hi = util_hex_value(s[i + 1])) < 0 || (lo = util_hex_value(s[i + 2])) < 0)
                 return -1;
             out[j++] = (char)(hi << 4 | lo);
             i += 2;
@@ -186,8 +185,7 @@ static int is_json_type(const char *ct, size_t len)
 }
 
 /* Collects the proto-name paths of the keys of |obj| (a body for message |m|) into the FieldMask wire form. */
-static void collect_mask_paths(const proto_message_t *m, json_t *obj, char *prefix, size_t plen, util_buf_t *out,
-                               int depth)
+static void collect_mask_paths(const proto_message_t *m, json_t *obj, char *prefix, size_t plen, util_buf_t *out, int depth)
 {
     const char *key;
     json_t *value;
@@ -242,7 +240,8 @@ static int put_body(const binding_rule_t *b, const proto_registry_t *r, const bi
         return 0;
     }
     if (!is_json_type(in->content_type, in->content_type_len))
-        return util_error_set(err, BINDING_ERR_UNSUPPORTED_MEDIA, "request body must be JSON (Content-Type: application/json), not %.*s",
+        return util_error_set(err, BINDING_ERR_UNSUPPORTED_MEDIA,
+                              "request body must be JSON (Content-Type: application/json), not %.*s",
                               (int)(in->content_type_len > 100 ? 100 : in->content_type_len), in->content_type);
     const char *body = in->body;
     size_t len = in->body_len;
@@ -331,9 +330,9 @@ int binding_build_request(const binding_rule_t *b, const proto_registry_t *r, co
                 if (n == 0 || !leaf_settable(chain[n - 1], 1)) {
                     if (!in->ignore_unknown_query) {
                         if (b->body_all)
-                            rc = util_error_set(err, BINDING_ERR_BAD_REQUEST,
-                                                "unknown query parameter \"%s\" (this method takes every field from the body)",
-                                                key);
+                            rc =
+                                util_error_set(err, BINDING_ERR_BAD_REQUEST,
+                                               "unknown query parameter \"%s\" (this method takes every field from the body)", key);
                         else if (n != 0)
                             rc = util_error_set(err, BINDING_ERR_BAD_REQUEST,
                                                 "query parameter \"%s\": field cannot be set from a query parameter", key);
@@ -341,13 +340,13 @@ int binding_build_request(const binding_rule_t *b, const proto_registry_t *r, co
                             rc = util_error_set(err, BINDING_ERR_BAD_REQUEST, "unknown query parameter \"%s\"", key);
                     }
                 } else if (b->body_field != NULL && chain[0] == b->body_field) {
-                    rc = util_error_set(err, BINDING_ERR_BAD_REQUEST,
-                                        "query parameter \"%s\": field is bound to the request body", key);
+                    rc = util_error_set(err, BINDING_ERR_BAD_REQUEST, "query parameter \"%s\": field is bound to the request body",
+                                        key);
                 } else {
                     long vlen = 0;
                     if (eq != NULL && (vlen = form_decode(eq + 1, (size_t)(pend - eq - 1), scratch)) < 0) {
-                        rc = util_error_set(err, BINDING_ERR_BAD_REQUEST,
-                                            "query parameter \"%s\": malformed percent-encoding", key);
+                        rc =
+                            util_error_set(err, BINDING_ERR_BAD_REQUEST, "query parameter \"%s\": malformed percent-encoding", key);
                         break;
                     }
                     if (eq == NULL)

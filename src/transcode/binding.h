@@ -39,6 +39,10 @@ enum {
     BINDING_ERR_UNSUPPORTED_MEDIA,  /* 415 */
 };
 
+/* The HTTP method of a google.api.http kind: "get" -> "GET" for the five standard kinds (any
+   case); custom kinds ("HEAD", "*") as written. The route table compares methods exactly. */
+const char *binding_http_method(const char *kind);
+
 /*
  * Resolves |http_method| + |rule| of |method| (body, response_body, path variables) and
  * checks them against the descriptors: variables must name existing, singular, scalar

@@ -6,21 +6,13 @@
 // cursor as the only state, so every error can name its column.
 #include "transcode/path_template.h"
 
+#include "util/hex.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int is_unreserved(unsigned char c)
 {
@@ -44,7 +36,7 @@ int path_template_escapes_valid(const char *s, size_t len)
 {
     const char *p = s, *end = s + len;
     while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
-        if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 || hex_value((unsigned char)p[2]) < 0)
+        if (end - p < 3 || util_hex_value((unsigned char)p[1]) < 0 || util_hex_value((unsigned char)p[2]) < 0)
             return 0;
         p += 3;
     }
@@ -56,8 +48,8 @@ size_t path_template_unescape(const char *src, size_t len, path_template_unescap
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (src[i] == '%' && i + 2 < len && (hi = hex_value((unsigned char)src[i + 1])) >= 0 &&
-            (lo = hex_value((unsigned char)src[i + 2])) >= 0) {
+        if (src[i] == '%' && i + 2 < len && (hi = util_hex_value((unsigned char)src[i + 1])) >= 0 &&
+            (lo = util_hex_value((unsigned char)src[i + 2])) >= 0) {
             unsigned char c = (unsigned char)(hi << 4 | lo);
             int keep = (mode == PATH_TEMPLATE_UNESCAPE_EXCEPT_SLASH && c == '/') ||
                        (mode == PATH_TEMPLATE_UNESCAPE_EXCEPT_RESERVED && is_reserved(c));
@@ -87,7 +79,7 @@ static unsigned char norm_next(const char *s, size_t len, size_t *i, char pendin
     }
     unsigned char c = (unsigned char)s[*i];
     if (c == '%' && *i + 2 < len) {
-        int hi = hex_value((unsigned char)s[*i + 1]), lo = hex_value((unsigned char)s[*i + 2]);
+        int hi = util_hex_value((unsigned char)s[*i + 1]), lo = util_hex_value((unsigned char)s[*i + 2]);
         if (hi >= 0 && lo >= 0) {
             unsigned char d = (unsigned char)(hi << 4 | lo);
             *i += 3;
@@ -216,8 +208,8 @@ static int parse_literal(parser_t *p, char *out, size_t *out_len, const char *wh
         if (c == '/' || c == ':' || c == '{' || c == '}')
             break;
         if (c == '%') {
-            if (p->len - p->pos < 3 || hex_value((unsigned char)p->src[p->pos + 1]) < 0 ||
-                hex_value((unsigned char)p->src[p->pos + 2]) < 0)
+            if (p->len - p->pos < 3 || util_hex_value((unsigned char)p->src[p->pos + 1]) < 0 ||
+                util_hex_value((unsigned char)p->src[p->pos + 2]) < 0)
                 return fail_at(p, p->pos, PATH_TEMPLATE_ERR_BAD_ESCAPE, "\"%\" must be followed by two hex digits");
             size_t i = p->pos;
             char pending[2];
