@@ -16,8 +16,8 @@
  *     once all have arrived, so the document never depends on the order the replies came in.
  *
  * Threads: a loaded set is read-only and shared by all workers. A run, a cache and a transport
- * belong to one worker (one loop): no locks anywhere. jansson's reference counts are not atomic,
- * which is one more reason why nothing JSON-valued crosses workers at run time.
+ * belong to one worker (one loop): no locks anywhere. A run's values live in its own arena and
+ * the cache's jansson map has non-atomic reference counts: nothing JSON-valued crosses workers.
  */
 #ifndef PORTICO_AGGREGATE_H
 #define PORTICO_AGGREGATE_H
@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregate/value.h"
 #include "proto/proto.h"
 #include "transcode/path_template.h"
 #include "util/error.h"
@@ -301,9 +302,9 @@ typedef struct aggregate_part {
 } aggregate_part_t;
 
 typedef struct aggregate_result {
-    int http_status;  /* 200, or the required failure's status (400/404/... passed through, 502, 504) */
-    json_t *document; /* borrowed: the merged document or the error object (json_incref to keep) */
-    const char *body; /* |document| as compact JSON */
+    int http_status;                   /* 200, or the required failure's status (400/404/... passed through, 502, 504) */
+    const aggregate_value_t *document; /* the merged document or the error object */
+    const char *body;                  /* |document| as compact JSON */
     size_t body_len;
     const char *meta_header;       /* NULL when the endpoint's meta header is off */
     const char *meta_header_value; /* "price=ok, stock=ok, reviews=timeout" */
@@ -349,6 +350,5 @@ typedef struct aggregate_input {
  * and returns how many there are (more than |cap| means the list was cut).
  */
 size_t aggregate_endpoint_inputs(const aggregate_endpoint_t *ep, aggregate_input_t *out, size_t cap);
-
 
 #endif

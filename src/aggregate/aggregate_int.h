@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "aggregate/aggregate.h"
+#include "aggregate/value.h"
 #include "util/arena.h"
 #include "util/buf.h"
 
@@ -52,16 +53,18 @@ const char *aggregate_json_show(const json_t *v, char *buf, size_t size);
 int aggregate_path_parse(util_arena_t *a, const char *text, aggregate_path_t *out, char *why, size_t why_size);
 
 /*
- * The value at |p| inside |root| (borrowed), descending through objects by key and through
- * arrays by numeric segments ("items.0.id"); NULL when absent. |alt| (may be NULL) holds an
- * alternative name per segment, tried when the segment itself is absent (a proto field's
- * other JSON name).
+ * The value at |p| inside |root|, descending through objects by key and through arrays by
+ * numeric segments ("items.0.id"); NULL when absent. |alt| (may be NULL) holds an alternative
+ * name per segment, tried when the segment itself is absent (a proto field's other JSON name).
  */
-json_t *aggregate_path_get(json_t *root, const aggregate_path_t *p, size_t first, const char *const *alt);
+const aggregate_value_t *aggregate_path_get(const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
+                                            const char *const *alt);
 
-/* Sets |value| (reference stolen) at |p| below object |root|, creating (or replacing non-object)
- * intermediate members. Returns 0, or -1 when |root| is not an object or out of memory. */
-int aggregate_path_set(json_t *root, const aggregate_path_t *p, size_t first, json_t *value);
+/* A copy of object |root| with |value| set at |p| (from segment |first|), creating (or replacing
+ * non-object) intermediate members; only the objects on the path are copied. NULL when |root|
+ * is not an object or out of memory. */
+const aggregate_value_t *aggregate_path_set(util_arena_t *a, const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
+                                            const aggregate_value_t *value);
 
 /* template.c: value templates --------------------------------------------------------------- */
 
@@ -106,7 +109,8 @@ typedef struct aggregate_piece {
 struct aggregate_tpl {
     aggregate_tpl_kind_t kind;
     aggregate_want_t want;
-    const json_t *constant;          /* CONST (borrowed from the loaded document) */
+    const json_t *constant;          /* CONST (borrowed from the loaded document; for load-time checks) */
+    const aggregate_value_t *value;  /* CONST, converted once at load (in the set's arena) */
     const aggregate_ref_t *ref;      /* REF */
     const aggregate_piece_t *pieces; /* STRING */
     size_t n_pieces;
@@ -142,64 +146,73 @@ int aggregate_tpl_check_message(aggregate_ctx_t *ctx, aggregate_tpl_t *t, const 
  */
 int aggregate_tpl_resolve_refs(aggregate_ctx_t *ctx, aggregate_tpl_t *t, const proto_message_t *const *outputs);
 
-/* What templates read from. */
+/* What templates read from (the run's values). */
 typedef struct aggregate_tpl_input {
-    json_t *path;         /* object: variable → string */
-    json_t *query;        /* object: name → string (first value) */
-    json_t *header;       /* object: lowercase name → string (repeated headers joined with ", ") */
-    json_t *body;         /* the request body parsed as JSON, NULL when absent or not JSON */
-    json_t *const *calls; /* per call: its parsed response, NULL while unknown */
+    const aggregate_value_t *path;         /* object: variable → string */
+    const aggregate_value_t *query;        /* object: name → string (first value) */
+    const aggregate_value_t *header;       /* object: lowercase name → string (repeated headers joined with ", ") */
+    const aggregate_value_t *body;         /* the request body parsed as JSON, NULL when absent or not JSON */
+    const aggregate_value_t *const *calls; /* per call: its parsed response, NULL while unknown */
 } aggregate_tpl_input_t;
 
 /*
- * Renders |t|. A reference to something absent makes its value absent: an absent member is
- * left out of its object, an absent element out of its array, a string with an absent
- * reference is absent as a whole. Returns 0 with *out a new reference (NULL when the whole
- * value is absent), or -1 when out of memory. *missing (may be NULL) receives the first
- * absent reference met.
+ * Renders |t| into |a|. A reference to something absent makes its value absent: an absent
+ * member is left out of its object, an absent element out of its array, a string with an absent
+ * reference is absent as a whole. Returns 0 with *out the value (NULL when the whole value is
+ * absent), or -1 when out of memory. *missing (may be NULL) receives the first absent reference
+ * met.
  */
-int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, json_t **out, const aggregate_ref_t **missing);
+int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, util_arena_t *a, const aggregate_value_t **out,
+                         const aggregate_ref_t **missing);
 
 /*
  * Renders |t| as text appended to |out|: strings as they are, other scalars as JSON text,
  * objects and arrays as compact JSON. With |encode| each referenced value (not the literal
  * text around it) is percent-encoded for a URL path segment. Returns 0, 1 when absent
- * (*missing set), -1 when out of memory.
+ * (*missing set), -1 when out of memory. |a| holds what rendering needs to build.
  */
-int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, int encode, util_buf_t *out,
-                              const aggregate_ref_t **missing);
+int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, util_arena_t *a, int encode,
+                              util_buf_t *out, const aggregate_ref_t **missing);
+
+/* Appends the text form of |v| (strings unquoted, anything else as compact JSON), percent-
+ * encoded with |encode|. */
+void aggregate_value_append_text(util_buf_t *out, const aggregate_value_t *v, int encode);
 
 /* Appends |s| percent-encoded: everything but ALPHA DIGIT - . _ ~ (and "/" when |keep_slash|). */
 void aggregate_percent_encode(util_buf_t *out, const char *s, size_t len, int keep_slash);
 
-/* merge.c: shaping and merging ---------------------------------------------------------------- */
+/* merge.c: shaping and merging (every function returns a new value sharing what it did not
+ * change, or NULL when out of memory) ---------------------------------------------------------- */
 
-/* Keeps only the members on the |n| paths (arrays are traversed element by element). New reference. */
-json_t *aggregate_json_allow(const json_t *v, const aggregate_path_t *paths, size_t n);
-/* Removes the members on the |n| paths, in place (arrays traversed). */
-void aggregate_json_deny(json_t *v, const aggregate_path_t *paths, size_t n);
-/* Moves the value at |r->from| to |r->to|, in place; the common prefix is walked once and arrays
- * on it are traversed, so "items.name" → "items.title" renames inside every element. */
-void aggregate_json_rename(json_t *v, const aggregate_rename_t *r);
-/* Deep merge of |src| into object |dst|: objects merge recursively, anything else from |src|
- * replaces what |dst| had. */
-void aggregate_json_merge(json_t *dst, const json_t *src);
+/* Keeps only the members on the |n| paths (arrays are traversed element by element). */
+const aggregate_value_t *aggregate_json_allow(util_arena_t *a, const aggregate_value_t *v, const aggregate_path_t *paths, size_t n);
+/* Removes the members on the |n| paths (arrays traversed). */
+const aggregate_value_t *aggregate_json_deny(util_arena_t *a, const aggregate_value_t *v, const aggregate_path_t *paths, size_t n);
+/* Moves the value at |r->from| to |r->to|; the common prefix is walked once and arrays on it are
+ * traversed, so "items.name" → "items.title" renames inside every element. */
+const aggregate_value_t *aggregate_json_rename(util_arena_t *a, const aggregate_value_t *v, const aggregate_rename_t *r);
+/* Deep merge of object |src| into object |dst|: objects merge recursively, anything else from
+ * |src| replaces what |dst| had. */
+const aggregate_value_t *aggregate_json_merge(util_arena_t *a, const aggregate_value_t *dst, const aggregate_value_t *src);
 
 /*
  * Applies the shape's target, allow, deny and renames to |response| and checks that the result
  * can be placed (an array needs "collection" or "group", a collection needs an array).
- * Returns a new reference, or NULL with |why| set.
+ * Returns the shaped value, or NULL with |why| set.
  */
-json_t *aggregate_shape_apply(const aggregate_shape_t *s, const json_t *response, char *why, size_t why_size);
+const aggregate_value_t *aggregate_shape_apply(util_arena_t *a, const aggregate_shape_t *s, const aggregate_value_t *response,
+                                               char *why, size_t why_size);
 
-/* Places the shaped |part| into |doc| by group / collection / deep merge into the root. Returns 0 or -1 (OOM). */
-int aggregate_shape_place(json_t *doc, const aggregate_shape_t *s, const json_t *part);
+/* |doc| with the shaped |part| placed by group / collection / deep merge into the root; NULL when out of memory. */
+const aggregate_value_t *aggregate_shape_place(util_arena_t *a, const aggregate_value_t *doc, const aggregate_shape_t *s,
+                                               const aggregate_value_t *part);
 
 /* cache.c ------------------------------------------------------------------------------------- */
 
-/* The cached response for |key| if it has not expired at |now| (borrowed), else NULL. */
-json_t *aggregate_cache_get(aggregate_cache_t *c, const char *key, uint64_t now);
-/* Stores |value| (a reference is taken) for |ttl_ms|; |bytes| is its size for the byte budget. */
-void aggregate_cache_put(aggregate_cache_t *c, const char *key, json_t *value, size_t bytes, uint64_t now, uint32_t ttl_ms);
+/* The cached response text for |key| if it has not expired at |now| (valid until the next
+ * cache call), else NULL. */
+const char *aggregate_cache_get(aggregate_cache_t *c, const char *key, uint64_t now, size_t *len);
+/* Stores a copy of the response text |text| for |ttl_ms|. */
+void aggregate_cache_put(aggregate_cache_t *c, const char *key, const char *text, size_t len, uint64_t now, uint32_t ttl_ms);
 
 #endif

@@ -1,12 +1,12 @@
 /*
- * cache.c — the per-worker response cache of aggregation calls ("cache_ttl_ms"): parsed
- * backend responses keyed by the built request (upstream, method, path or message, headers),
- * each with its own expiry, bounded in entries and in bytes.
+ * cache.c — the per-worker response cache of aggregation calls ("cache_ttl_ms"): backend
+ * responses as JSON text, keyed by the built request (upstream, method, path or message,
+ * headers), each with its own expiry, bounded in entries and in bytes. A hit is parsed again
+ * into the run's arena (value.h), which costs less than keeping parsed values alive across runs.
  *
- * The map is a jansson object: it is already a hash table, it keeps insertion order (so the
- * oldest entry is the first one iterated: FIFO eviction for free), and the cached values are
- * jansson values anyway. One cache per worker thread; jansson's reference counts are not
- * atomic, so a cache must never be shared between threads.
+ * The map is a jansson object: it is already a hash table and it keeps insertion order (so the
+ * oldest entry is the first one iterated: FIFO eviction for free). One cache per worker thread;
+ * jansson's reference counts are not atomic, so a cache must never be shared between threads.
  */
 #include "aggregate/aggregate_int.h"
 
@@ -58,7 +58,7 @@ static void entry_remove(aggregate_cache_t *c, const char *key, const json_t *e)
     json_object_del(c->map, key);
 }
 
-json_t *aggregate_cache_get(aggregate_cache_t *c, const char *key, uint64_t now)
+const char *aggregate_cache_get(aggregate_cache_t *c, const char *key, uint64_t now, size_t *len)
 {
     json_t *e = c == NULL ? NULL : json_object_get(c->map, key);
     if (e == NULL)
@@ -67,7 +67,9 @@ json_t *aggregate_cache_get(aggregate_cache_t *c, const char *key, uint64_t now)
         entry_remove(c, key, e);
         return NULL;
     }
-    return json_array_get(e, 2);
+    json_t *text = json_array_get(e, 2);
+    *len = json_string_length(text);
+    return json_string_value(text);
 }
 
 /* Drops expired entries, then the oldest ones, until one more entry of |bytes| fits. */
@@ -88,15 +90,16 @@ static void make_room(aggregate_cache_t *c, size_t bytes, uint64_t now)
     }
 }
 
-void aggregate_cache_put(aggregate_cache_t *c, const char *key, json_t *value, size_t bytes, uint64_t now, uint32_t ttl_ms)
+void aggregate_cache_put(aggregate_cache_t *c, const char *key, const char *text, size_t len, uint64_t now, uint32_t ttl_ms)
 {
+    size_t bytes = len + 64;
     if (c == NULL || ttl_ms == 0 || bytes > c->max_bytes)
         return;
     json_t *old = json_object_get(c->map, key);
     if (old != NULL)
         entry_remove(c, key, old); /* re-inserted at the end: it is the newest now */
     make_room(c, bytes, now);
-    json_t *e = json_pack("[IIO]", (json_int_t)(now + ttl_ms), (json_int_t)bytes, value);
+    json_t *e = json_pack("[IIo]", (json_int_t)(now + ttl_ms), (json_int_t)bytes, json_stringn_nocheck(text, len));
     if (e == NULL)
         return;
     if (json_object_set_new(c->map, key, e) == 0)

@@ -1,8 +1,9 @@
 /*
- * merge.c — the merge rules of composite endpoints, on jansson values: shaping one call's
- * response (target, allow, deny, rename) and placing it in the merged document (group,
- * collection, deep merge into the root). docs/AGGREGATION.md states the rules; this file is
- * their only implementation.
+ * merge.c — the merge rules of composite endpoints: shaping one call's response (target,
+ * allow, deny, rename) and placing it in the merged document (group, collection, deep merge
+ * into the root). Values are immutable (value.h): every rule returns a new value that copies
+ * only the objects and arrays it changes and shares everything else with its input. docs/AGGREGATION.md states the rules; this file
+ * is their only implementation.
  *
  * Conflict rule: the engine merges the parts in the calls' declaration order after the last
  * reply, never as replies arrive, so "the later-declared call wins" holds for every conflict
@@ -20,76 +21,85 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int seg_is(const aggregate_member_t *m, const char *seg)
+{
+    size_t n = strlen(seg);
+    return m->key_len == n && memcmp(m->key, seg, n) == 0;
+}
+
 /* ---------------------------------------------------------------------------------------
  * allow
  */
 
+typedef struct allow_ctx {
+    util_arena_t *a;
+    const aggregate_path_t *paths;
+    int nomem;
+} allow_ctx_t;
+
 /*
  * Filters |v| to the members on the active paths (indexes into |paths| whose first |depth|
- * segments led here). Returns a new reference, or NULL when nothing on the paths is present.
+ * segments led here). Returns the filtered value, or NULL when nothing on the paths is present.
  * Objects inside arrays are kept even when empty, so that allow never changes array lengths
  * of object arrays; scalars where a path goes deeper are dropped.
  */
-static json_t *allow_rec(const json_t *v, const aggregate_path_t *paths, const size_t *active, size_t n_active, size_t depth,
-                         int in_array)
+static const aggregate_value_t *allow_rec(allow_ctx_t *x, const aggregate_value_t *v, const size_t *active, size_t n_active,
+                                          size_t depth, int in_array)
 {
     for (size_t i = 0; i < n_active; i++)
-        if (paths[active[i]].n == depth)
-            return json_deep_copy(v); /* a path ends here: the whole subtree is allowed */
-    if (json_is_array(v)) {
-        json_t *out = json_array();
-        size_t idx;
-        json_t *elem;
-        json_array_foreach(v, idx, elem)
-        {
-            json_t *r = allow_rec(elem, paths, active, n_active, depth, 1);
+        if (x->paths[active[i]].n == depth)
+            return v; /* a path ends here: the whole subtree is allowed (and shared) */
+    if (v->kind == AGGREGATE_VALUE_ARRAY) {
+        aggregate_value_t *out = aggregate_value_array(x->a, v->len);
+        if (out == NULL) {
+            x->nomem = 1;
+            return NULL;
+        }
+        for (size_t i = 0; i < v->len && !x->nomem; i++) {
+            const aggregate_value_t *r = allow_rec(x, v->u.items[i], active, n_active, depth, 1);
             if (r != NULL)
-                json_array_append_new(out, r);
+                out->u.items[out->len++] = r;
         }
         return out;
     }
-    if (!json_is_object(v))
+    if (v->kind != AGGREGATE_VALUE_OBJECT)
         return NULL;
-    json_t *out = json_object();
-    size_t *sub = malloc(n_active * sizeof(*sub));
+    aggregate_value_t *out = aggregate_value_object(x->a, v->len < n_active ? v->len : n_active);
+    size_t *sub = util_arena_alloc(x->a, n_active * sizeof(*sub));
     if (out == NULL || sub == NULL) {
-        free(sub);
-        json_decref(out);
+        x->nomem = 1;
         return NULL;
     }
-    const char *key;
-    json_t *child;
-    json_object_foreach((json_t *)v, key, child)
-    {
+    for (size_t m = 0; m < v->len && !x->nomem; m++) {
+        const aggregate_member_t *mem = &v->u.members[m];
         size_t n_sub = 0;
         for (size_t i = 0; i < n_active; i++)
-            if (strcmp(paths[active[i]].segs[depth], key) == 0)
+            if (seg_is(mem, x->paths[active[i]].segs[depth]))
                 sub[n_sub++] = active[i];
         if (n_sub == 0)
             continue;
-        json_t *r = allow_rec(child, paths, sub, n_sub, depth + 1, 0);
-        if (r != NULL)
-            json_object_set_new(out, key, r);
+        const aggregate_value_t *r = allow_rec(x, mem->value, sub, n_sub, depth + 1, 0);
+        if (r != NULL && aggregate_value_add(x->a, out, mem->key, mem->key_len, r) != 0)
+            x->nomem = 1;
     }
-    free(sub);
-    if (json_object_size(out) == 0 && !in_array) {
-        json_decref(out);
+    if (out->len == 0 && !in_array)
         return NULL;
-    }
     return out;
 }
 
-json_t *aggregate_json_allow(const json_t *v, const aggregate_path_t *paths, size_t n)
+const aggregate_value_t *aggregate_json_allow(util_arena_t *a, const aggregate_value_t *v, const aggregate_path_t *paths, size_t n)
 {
-    size_t *active = malloc((n ? n : 1) * sizeof(*active));
+    allow_ctx_t x = {a, paths, 0};
+    size_t *active = util_arena_alloc(a, (n ? n : 1) * sizeof(*active));
     if (active == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++)
         active[i] = i;
-    json_t *out = allow_rec(v, paths, active, n, 0, 0);
-    free(active);
+    const aggregate_value_t *out = allow_rec(&x, v, active, n, 0, 0);
+    if (x.nomem)
+        return NULL;
     if (out == NULL)
-        out = json_is_array(v) ? json_array() : json_object();
+        out = v->kind == AGGREGATE_VALUE_ARRAY ? aggregate_value_array(a, 0) : aggregate_value_object(a, 0);
     return out;
 }
 
@@ -97,156 +107,270 @@ json_t *aggregate_json_allow(const json_t *v, const aggregate_path_t *paths, siz
  * deny, rename
  */
 
-static void deny_rec(json_t *v, const aggregate_path_t *p, size_t depth)
+/* |object| without member |idx|. */
+static const aggregate_value_t *object_without(util_arena_t *a, const aggregate_value_t *object, size_t idx)
 {
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *elem;
-        json_array_foreach(v, i, elem) deny_rec(elem, p, depth);
-        return;
-    }
-    if (!json_is_object(v))
-        return;
-    if (depth + 1 == p->n)
-        json_object_del(v, p->segs[depth]);
-    else
-        deny_rec(json_object_get(v, p->segs[depth]), p, depth + 1);
+    aggregate_value_t *out = aggregate_value_object(a, object->len);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < object->len; i++)
+        if (i != idx)
+            out->u.members[out->len++] = object->u.members[i];
+    return out;
 }
 
-void aggregate_json_deny(json_t *v, const aggregate_path_t *paths, size_t n)
+/* |v| with member |idx| set to |value|. */
+static const aggregate_value_t *object_with(util_arena_t *a, const aggregate_value_t *object, size_t idx,
+                                            const aggregate_value_t *value)
 {
-    for (size_t i = 0; i < n; i++)
-        deny_rec(v, &paths[i], 0);
+    aggregate_value_t *out = aggregate_value_copy(a, object, 0);
+    if (out != NULL)
+        out->u.members[idx].value = value;
+    return out;
+}
+
+/* Applies |f| to every element of array |v|; returns |v| itself when nothing changed. */
+typedef const aggregate_value_t *(*elem_fn)(util_arena_t *a, const aggregate_value_t *v, const void *arg, size_t depth,
+                                            size_t prefix);
+static const aggregate_value_t *map_array(util_arena_t *a, const aggregate_value_t *v, elem_fn f, const void *arg, size_t depth,
+                                          size_t prefix)
+{
+    aggregate_value_t *out = NULL;
+    for (size_t i = 0; i < v->len; i++) {
+        const aggregate_value_t *e = f(a, v->u.items[i], arg, depth, prefix);
+        if (e == NULL)
+            return NULL;
+        if (e == v->u.items[i])
+            continue;
+        if (out == NULL && (out = aggregate_value_copy(a, v, 0)) == NULL)
+            return NULL;
+        out->u.items[i] = e;
+    }
+    return out != NULL ? out : v;
+}
+
+static const aggregate_value_t *deny_rec(util_arena_t *a, const aggregate_value_t *v, const void *arg, size_t depth, size_t unused)
+{
+    const aggregate_path_t *p = arg;
+    if (v->kind == AGGREGATE_VALUE_ARRAY)
+        return map_array(a, v, deny_rec, p, depth, unused);
+    if (v->kind != AGGREGATE_VALUE_OBJECT)
+        return v;
+    long idx = aggregate_value_find(v, p->segs[depth], strlen(p->segs[depth]));
+    if (idx < 0)
+        return v;
+    if (depth + 1 == p->n)
+        return object_without(a, v, (size_t)idx);
+    const aggregate_value_t *child = v->u.members[idx].value;
+    const aggregate_value_t *c = deny_rec(a, child, p, depth + 1, unused);
+    return c == NULL ? NULL : c == child ? v : object_with(a, v, (size_t)idx, c);
+}
+
+const aggregate_value_t *aggregate_json_deny(util_arena_t *a, const aggregate_value_t *v, const aggregate_path_t *paths, size_t n)
+{
+    for (size_t i = 0; i < n && v != NULL; i++)
+        v = deny_rec(a, v, &paths[i], 0, 0);
+    return v;
+}
+
+/* Object |v| without the member at p->segs[depth..] (walked through objects only). */
+static const aggregate_value_t *without_path(util_arena_t *a, const aggregate_value_t *v, const aggregate_path_t *p, size_t depth)
+{
+    long idx = aggregate_value_find(v, p->segs[depth], strlen(p->segs[depth]));
+    if (idx < 0)
+        return v;
+    if (depth + 1 == p->n)
+        return object_without(a, v, (size_t)idx);
+    const aggregate_value_t *child = v->u.members[idx].value;
+    if (child->kind != AGGREGATE_VALUE_OBJECT)
+        return v;
+    const aggregate_value_t *c = without_path(a, child, p, depth + 1);
+    return c == NULL ? NULL : c == child ? v : object_with(a, v, (size_t)idx, c);
 }
 
 /* Moves from[depth..] to to[depth..] inside object |v|. */
-static void move_at(json_t *v, const aggregate_rename_t *r, size_t depth)
+static const aggregate_value_t *move_at(util_arena_t *a, const aggregate_value_t *v, const aggregate_rename_t *r, size_t depth)
 {
-    json_t *parent = v;
+    const aggregate_value_t *parent = v;
     for (size_t i = depth; i + 1 < r->from.n && parent != NULL; i++)
-        parent = json_object_get(parent, r->from.segs[i]);
-    if (!json_is_object(parent))
-        return;
-    json_t *val = json_object_get(parent, r->from.segs[r->from.n - 1]);
+        parent = aggregate_value_get(parent, r->from.segs[i], strlen(r->from.segs[i]));
+    if (!aggregate_value_is(parent, AGGREGATE_VALUE_OBJECT))
+        return v;
+    const char *last = r->from.segs[r->from.n - 1];
+    const aggregate_value_t *val = aggregate_value_get(parent, last, strlen(last));
     if (val == NULL)
-        return;
-    json_incref(val);
-    json_object_del(parent, r->from.segs[r->from.n - 1]);
-    aggregate_path_set(v, &r->to, depth, val);
+        return v;
+    const aggregate_value_t *rest = without_path(a, v, &r->from, depth);
+    return rest == NULL ? NULL : aggregate_path_set(a, rest, &r->to, depth, val);
 }
 
-static void rename_rec(json_t *v, const aggregate_rename_t *r, size_t depth, size_t prefix)
+static const aggregate_value_t *rename_rec(util_arena_t *a, const aggregate_value_t *v, const void *arg, size_t depth,
+                                           size_t prefix)
 {
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *elem;
-        json_array_foreach(v, i, elem) rename_rec(elem, r, depth, prefix);
-        return;
-    }
-    if (!json_is_object(v))
-        return;
+    const aggregate_rename_t *r = arg;
+    if (v->kind == AGGREGATE_VALUE_ARRAY)
+        return map_array(a, v, rename_rec, r, depth, prefix);
+    if (v->kind != AGGREGATE_VALUE_OBJECT)
+        return v;
     if (depth == prefix)
-        move_at(v, r, depth);
-    else
-        rename_rec(json_object_get(v, r->from.segs[depth]), r, depth + 1, prefix);
+        return move_at(a, v, r, depth);
+    long idx = aggregate_value_find(v, r->from.segs[depth], strlen(r->from.segs[depth]));
+    if (idx < 0)
+        return v;
+    const aggregate_value_t *child = v->u.members[idx].value;
+    const aggregate_value_t *c = rename_rec(a, child, r, depth + 1, prefix);
+    return c == NULL ? NULL : c == child ? v : object_with(a, v, (size_t)idx, c);
 }
 
-void aggregate_json_rename(json_t *v, const aggregate_rename_t *r)
+const aggregate_value_t *aggregate_json_rename(util_arena_t *a, const aggregate_value_t *v, const aggregate_rename_t *r)
 {
     /* the shared prefix is walked (through arrays); the move happens below it, and at least
      * one segment of each side stays below it so both have a parent to live in */
     size_t prefix = 0;
     while (prefix + 1 < r->from.n && prefix + 1 < r->to.n && strcmp(r->from.segs[prefix], r->to.segs[prefix]) == 0)
         prefix++;
-    rename_rec(v, r, 0, prefix);
+    return rename_rec(a, v, r, 0, prefix);
 }
 
 /* ---------------------------------------------------------------------------------------
  * deep merge, shaping, placing
  */
 
-void aggregate_json_merge(json_t *dst, const json_t *src)
+/* Member lookup for merging large objects: an open-addressing table of member indexes. */
+#define MERGE_INDEX_MIN 32
+
+static uint64_t key_hash(const char *s, size_t len)
 {
-    const char *key;
-    json_t *s;
-    json_object_foreach((json_t *)src, key, s)
-    {
-        json_t *d = json_object_get(dst, key);
-        if (json_is_object(d) && json_is_object(s))
-            aggregate_json_merge(d, s);
-        else
-            json_object_set_new(dst, key, json_deep_copy(s));
-    }
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
 }
 
-static const char *kind_of(const json_t *v)
+typedef struct member_index {
+    uint32_t *slots; /* member index + 1; 0 = empty */
+    size_t mask;
+} member_index_t;
+
+static uint32_t *index_slot(const member_index_t *ix, const aggregate_value_t *o, const char *key, size_t len)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
+    size_t s = (size_t)key_hash(key, len) & ix->mask;
+    while (ix->slots[s] != 0) {
+        const aggregate_member_t *m = &o->u.members[ix->slots[s] - 1];
+        if (m->key_len == len && memcmp(m->key, key, len) == 0)
+            break;
+        s = (s + 1) & ix->mask;
+    }
+    return &ix->slots[s];
+}
+
+const aggregate_value_t *aggregate_json_merge(util_arena_t *a, const aggregate_value_t *dst, const aggregate_value_t *src)
+{
+    aggregate_value_t *out = aggregate_value_copy(a, dst, src->len);
+    if (out == NULL)
+        return NULL;
+    member_index_t ix = {NULL, 0};
+    if (dst->len >= MERGE_INDEX_MIN && src->len >= MERGE_INDEX_MIN) {
+        size_t slots = 64;
+        while (slots < (dst->len + src->len) * 2)
+            slots *= 2;
+        if ((ix.slots = util_arena_alloc(a, slots * sizeof(*ix.slots))) == NULL)
+            return NULL;
+        memset(ix.slots, 0, slots * sizeof(*ix.slots));
+        ix.mask = slots - 1;
+        for (size_t i = 0; i < out->len; i++)
+            *index_slot(&ix, out, out->u.members[i].key, out->u.members[i].key_len) = (uint32_t)i + 1;
+    }
+    for (size_t i = 0; i < src->len; i++) {
+        const aggregate_member_t *s = &src->u.members[i];
+        uint32_t *slot = ix.slots != NULL ? index_slot(&ix, out, s->key, s->key_len) : NULL;
+        long k = slot != NULL ? (long)*slot - 1 : aggregate_value_find(out, s->key, s->key_len);
+        if (k < 0) {
+            out->u.members[out->len++] = *s;
+            if (slot != NULL)
+                *slot = (uint32_t)out->len;
+            continue;
+        }
+        const aggregate_value_t *d = out->u.members[k].value;
+        if (d->kind == AGGREGATE_VALUE_OBJECT && s->value->kind == AGGREGATE_VALUE_OBJECT) {
+            if ((d = aggregate_json_merge(a, d, s->value)) == NULL)
+                return NULL;
+            out->u.members[k].value = d;
+        } else {
+            out->u.members[k].value = s->value;
+        }
+    }
+    return out;
+}
+
+static const char *kind_of(const aggregate_value_t *v)
+{
+    switch (v->kind) {
+    case AGGREGATE_VALUE_OBJECT:
         return "an object";
-    case JSON_ARRAY:
+    case AGGREGATE_VALUE_ARRAY:
         return "an array";
-    case JSON_STRING:
+    case AGGREGATE_VALUE_STRING:
         return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case AGGREGATE_VALUE_NUMBER:
         return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case AGGREGATE_VALUE_TRUE:
+    case AGGREGATE_VALUE_FALSE:
         return "a boolean";
     default:
         return "null";
     }
 }
 
-json_t *aggregate_shape_apply(const aggregate_shape_t *s, const json_t *response, char *why, size_t why_size)
+const aggregate_value_t *aggregate_shape_apply(util_arena_t *a, const aggregate_shape_t *s, const aggregate_value_t *response,
+                                               char *why, size_t why_size)
 {
-    const json_t *v = response;
-    if (s->target != NULL && (v = aggregate_path_get((json_t *)response, s->target, 0, NULL)) == NULL) {
+    const aggregate_value_t *v = response;
+    if (s->target != NULL && (v = aggregate_path_get(response, s->target, 0, NULL)) == NULL) {
         snprintf(why, why_size, "the response has no \"%s\" (target)", s->target->text);
         return NULL;
     }
-    json_t *out = s->n_allow ? aggregate_json_allow(v, s->allow, s->n_allow) : json_deep_copy(v);
+    const aggregate_value_t *out = s->n_allow ? aggregate_json_allow(a, v, s->allow, s->n_allow) : v;
+    if (out != NULL)
+        out = aggregate_json_deny(a, out, s->deny, s->n_deny);
+    for (size_t i = 0; i < s->n_renames && out != NULL; i++)
+        out = aggregate_json_rename(a, out, &s->renames[i]);
     if (out == NULL) {
         snprintf(why, why_size, "out of memory");
         return NULL;
     }
-    aggregate_json_deny(out, s->deny, s->n_deny);
-    for (size_t i = 0; i < s->n_renames; i++)
-        aggregate_json_rename(out, &s->renames[i]);
-    if (s->collection != NULL && !json_is_array(out)) {
+    if (s->collection != NULL && out->kind != AGGREGATE_VALUE_ARRAY) {
         snprintf(why, why_size, "the response%s%s is %s, not an array (collection)", s->target ? " target " : "",
                  s->target ? s->target->text : "", kind_of(out));
-        json_decref(out);
         return NULL;
     }
-    if (s->collection == NULL && s->group == NULL && !json_is_object(out)) {
+    if (s->collection == NULL && s->group == NULL && out->kind != AGGREGATE_VALUE_OBJECT) {
         snprintf(why, why_size, "the response%s%s is %s: only objects merge into the root (use \"group\" or \"collection\")",
                  s->target ? " target " : "", s->target ? s->target->text : "", kind_of(out));
-        json_decref(out);
         return NULL;
     }
     return out;
 }
 
-int aggregate_shape_place(json_t *doc, const aggregate_shape_t *s, const json_t *part)
+const aggregate_value_t *aggregate_shape_place(util_arena_t *a, const aggregate_value_t *doc, const aggregate_shape_t *s,
+                                               const aggregate_value_t *part)
 {
     const aggregate_path_t *at = s->collection != NULL ? s->collection : s->group;
-    if (at == NULL) {
-        aggregate_json_merge(doc, part);
-        return 0;
+    if (at == NULL)
+        return aggregate_json_merge(a, doc, part);
+    const aggregate_value_t *existing = aggregate_path_get(doc, at, 0, NULL);
+    const aggregate_value_t *value = part;
+    if (s->collection != NULL && s->concat && aggregate_value_is(existing, AGGREGATE_VALUE_ARRAY) &&
+        part->kind == AGGREGATE_VALUE_ARRAY) {
+        aggregate_value_t *joined = aggregate_value_copy(a, existing, part->len);
+        if (joined == NULL)
+            return NULL;
+        for (size_t i = 0; i < part->len; i++)
+            joined->u.items[joined->len++] = part->u.items[i];
+        value = joined;
+    } else if (aggregate_value_is(existing, AGGREGATE_VALUE_OBJECT) && part->kind == AGGREGATE_VALUE_OBJECT) {
+        if ((value = aggregate_json_merge(a, existing, part)) == NULL)
+            return NULL;
     }
-    json_t *existing = aggregate_path_get(doc, at, 0, NULL);
-    if (s->collection != NULL && s->concat && json_is_array(existing) && json_is_array(part)) {
-        json_t *copy = json_deep_copy(part);
-        int rc = copy == NULL ? -1 : json_array_extend(existing, copy);
-        json_decref(copy);
-        return rc;
-    }
-    if (json_is_object(existing) && json_is_object(part)) {
-        aggregate_json_merge(existing, part);
-        return 0;
-    }
-    json_t *copy = json_deep_copy(part);
-    return copy == NULL ? -1 : aggregate_path_set(doc, at, 0, copy);
+    return aggregate_path_set(a, doc, at, 0, value);
 }

@@ -1,6 +1,7 @@
 /*
  * path.c — dotted paths ("data.items.id") of the aggregation format: parsing at load time, and
- * reading and writing the value at a path of a jansson document at run time. The merge rules
+ * reading the value at a path of a document, or a copy of it with a value set there (value.h:
+ * documents are immutable; only the objects along the path are copied), at run time. The merge rules
  * (merge.c) and the templates (template.c) both address JSON this way.
  *
  * Written by hand: jansson has no path syntax, and JSON Pointer ("/a/b") would make every key
@@ -80,18 +81,19 @@ static int parse_index(const char *s, size_t *out)
     return 0;
 }
 
-json_t *aggregate_path_get(json_t *root, const aggregate_path_t *p, size_t first, const char *const *alt)
+const aggregate_value_t *aggregate_path_get(const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
+                                            const char *const *alt)
 {
-    json_t *v = root;
+    const aggregate_value_t *v = root;
     for (size_t i = first; i < p->n && v != NULL; i++) {
-        if (json_is_object(v)) {
-            json_t *next = json_object_get(v, p->segs[i]);
+        if (v->kind == AGGREGATE_VALUE_OBJECT) {
+            const aggregate_value_t *next = aggregate_value_get(v, p->segs[i], strlen(p->segs[i]));
             if (next == NULL && alt != NULL && alt[i] != NULL)
-                next = json_object_get(v, alt[i]);
+                next = aggregate_value_get(v, alt[i], strlen(alt[i]));
             v = next;
-        } else if (json_is_array(v)) {
+        } else if (v->kind == AGGREGATE_VALUE_ARRAY) {
             size_t idx;
-            v = parse_index(p->segs[i], &idx) == 0 ? json_array_get(v, idx) : NULL;
+            v = parse_index(p->segs[i], &idx) == 0 && idx < v->len ? v->u.items[idx] : NULL;
         } else {
             v = NULL;
         }
@@ -99,23 +101,23 @@ json_t *aggregate_path_get(json_t *root, const aggregate_path_t *p, size_t first
     return v;
 }
 
-int aggregate_path_set(json_t *root, const aggregate_path_t *p, size_t first, json_t *value)
+const aggregate_value_t *aggregate_path_set(util_arena_t *a, const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
+                                            const aggregate_value_t *value)
 {
-    if (!json_is_object(root) || first >= p->n) {
-        json_decref(value);
-        return -1;
+    if (!aggregate_value_is(root, AGGREGATE_VALUE_OBJECT) || first >= p->n || value == NULL)
+        return NULL;
+    const char *key = p->segs[first];
+    size_t key_len = strlen(key);
+    const aggregate_value_t *child = value;
+    if (first + 1 < p->n) {
+        const aggregate_value_t *old = aggregate_value_get(root, key, key_len);
+        if (!aggregate_value_is(old, AGGREGATE_VALUE_OBJECT) && (old = aggregate_value_object(a, 0)) == NULL)
+            return NULL;
+        if ((child = aggregate_path_set(a, old, p, first + 1, value)) == NULL)
+            return NULL;
     }
-    json_t *v = root;
-    for (size_t i = first; i + 1 < p->n; i++) {
-        json_t *next = json_object_get(v, p->segs[i]);
-        if (!json_is_object(next)) {
-            next = json_object();
-            if (next == NULL || json_object_set_new(v, p->segs[i], next) != 0) {
-                json_decref(value);
-                return -1;
-            }
-        }
-        v = next;
-    }
-    return json_object_set_new(v, p->segs[p->n - 1], value);
+    aggregate_value_t *copy = aggregate_value_copy(a, root, 1);
+    if (copy == NULL || aggregate_value_set(a, copy, key, key_len, child) != 0)
+        return NULL;
+    return copy;
 }

@@ -21,8 +21,10 @@
  * during aggregate_run_start is delivered from a zero-delay timer, so |done| never runs before
  * aggregate_run_start has returned.
  *
- * Memory: malloc/jansson rather than an h2o pool, because the engine must not depend on h2o
- * (the unit tests have no loop) and because jansson allocates with malloc anyway.
+ * Memory: everything a run builds (its inputs, the parsed replies, shaped parts, the merged
+ * document) lives in the run's own arena and goes in one free with the run; values are
+ * immutable and shared rather than copied (value.h). Not an h2o pool, because the engine must
+ * not depend on h2o (the unit tests have no loop).
  */
 #include "aggregate/aggregate_int.h"
 
@@ -39,12 +41,12 @@ typedef struct run_call {
     aggregate_run_t *run;
     const aggregate_call_t *call;
     aggregate_part_status_t status;
-    void *handle;    /* the transport's call while RUNNING */
-    void *timer;     /* the call's own timeout while RUNNING */
-    json_t *raw;     /* the parsed response (what {calls.X} reads) */
-    json_t *part;    /* the shaped response (what is merged) */
-    char *text;      /* status text for "error: ..." */
-    int fail_status; /* HTTP status a required failure of this part gives the composite */
+    void *handle;                  /* the transport's call while RUNNING */
+    void *timer;                   /* the call's own timeout while RUNNING */
+    const aggregate_value_t *raw;  /* the parsed response (what {calls.X} reads) */
+    const aggregate_value_t *part; /* the shaped response (what is merged) */
+    char *text;                    /* status text for "error: ..." */
+    int fail_status;               /* HTTP status a required failure of this part gives the composite */
     int from_cache;
     char *cache_key;
 } run_call_t;
@@ -54,8 +56,9 @@ struct aggregate_run {
     aggregate_transport_t tr;
     aggregate_done_cb done;
     void *done_ctx;
+    util_arena_t arena; /* every value of the run */
     aggregate_tpl_input_t in;
-    json_t **raws; /* in.calls */
+    const aggregate_value_t **raws; /* in.calls */
     run_call_t *calls;
     void *endpoint_timer;
     void *deliver_timer;
@@ -68,8 +71,8 @@ struct aggregate_run {
     /* the result */
     aggregate_result_t result;
     aggregate_part_t *parts;
-    json_t *doc;
-    char *body;
+    const aggregate_value_t *doc;
+    util_buf_t body;
     char *meta_value;
 };
 
@@ -117,10 +120,10 @@ static char *str_printf(const char *fmt, ...)
  * The client request as template input
  */
 
-/* Decodes a query component: "+" is a space, %XX a byte (a malformed % stays as it is). */
-static json_t *query_decode(const char *s, size_t len)
+/* Decodes a query component into |a|: "+" is a space, %XX a byte (a malformed % stays as it is). */
+static char *query_decode(util_arena_t *a, const char *s, size_t len, size_t *out_len)
 {
-    char *out = malloc(len + 1);
+    char *out = util_arena_alloc(a, len + 1);
     if (out == NULL)
         return NULL;
     size_t o = 0;
@@ -134,12 +137,12 @@ static json_t *query_decode(const char *s, size_t len)
             out[o++] = s[i];
         }
     }
-    json_t *v = json_stringn_nocheck(out, o);
-    free(out);
-    return v;
+    out[o] = '\0';
+    *out_len = o;
+    return out;
 }
 
-static int input_query(json_t *q, const char *s, size_t len)
+static int input_query(util_arena_t *a, aggregate_value_t *q, const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -150,16 +153,14 @@ static int input_query(json_t *q, const char *s, size_t len)
         while (eq < end && s[eq] != '=')
             eq++;
         if (end > i) {
-            json_t *k = query_decode(s + i, eq - i);
-            json_t *v = query_decode(s + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0);
-            int rc = k == NULL || v == NULL ? -1 : 0;
+            size_t kl, vl;
+            char *k = query_decode(a, s + i, eq - i, &kl);
+            char *v = k == NULL ? NULL : query_decode(a, s + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0, &vl);
+            if (v == NULL)
+                return -1;
             /* the first value of a repeated parameter wins; keys with NUL bytes cannot be named by a template */
-            if (rc == 0 && strlen(json_string_value(k)) == json_string_length(k) &&
-                json_object_get(q, json_string_value(k)) == NULL)
-                rc = json_object_set(q, json_string_value(k), v);
-            json_decref(k);
-            json_decref(v);
-            if (rc != 0)
+            if (strlen(k) == kl && aggregate_value_find(q, k, kl) < 0 &&
+                aggregate_value_add(a, q, k, kl, aggregate_value_string(a, v, vl)) != 0)
                 return -1;
         }
         i = end + 1;
@@ -167,62 +168,69 @@ static int input_query(json_t *q, const char *s, size_t len)
     return 0;
 }
 
-static int input_headers(json_t *h, const aggregate_kv_t *headers, size_t n)
+static int input_headers(util_arena_t *a, aggregate_value_t *h, const aggregate_kv_t *headers, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char name[256];
-        if (headers[i].name_len == 0 || headers[i].name_len >= sizeof(name))
+        size_t nl = headers[i].name_len;
+        if (nl == 0 || nl >= 256)
             continue;
-        for (size_t k = 0; k < headers[i].name_len; k++)
+        char *name = util_arena_alloc(a, nl + 1);
+        if (name == NULL)
+            return -1;
+        for (size_t k = 0; k < nl; k++)
             name[k] = (char)tolower((unsigned char)headers[i].name[k]);
-        name[headers[i].name_len] = '\0';
-        json_t *old = json_object_get(h, name);
-        json_t *v;
-        if (old != NULL) { /* repeated header: one value, comma-joined (RFC 9110 5.3) */
-            size_t ol = json_string_length(old), nl = headers[i].value_len;
-            char *joined = malloc(ol + 2 + nl);
+        name[nl] = '\0';
+        long at = aggregate_value_find(h, name, nl);
+        if (at >= 0) { /* repeated header: one value, comma-joined (RFC 9110 5.3) */
+            const aggregate_value_t *old = h->u.members[at].value;
+            size_t ol = old->len, vl = headers[i].value_len;
+            char *joined = util_arena_alloc(a, ol + 2 + vl + 1);
             if (joined == NULL)
                 return -1;
-            memcpy(joined, json_string_value(old), ol);
+            memcpy(joined, old->u.text, ol);
             memcpy(joined + ol, ", ", 2);
-            memcpy(joined + ol + 2, headers[i].value, nl);
-            v = json_stringn_nocheck(joined, ol + 2 + nl);
-            free(joined);
-        } else {
-            v = json_stringn_nocheck(headers[i].value, headers[i].value_len);
-        }
-        if (v == NULL || json_object_set_new(h, name, v) != 0)
+            memcpy(joined + ol + 2, headers[i].value, vl);
+            const aggregate_value_t *v = aggregate_value_string(a, joined, ol + 2 + vl);
+            if (v == NULL)
+                return -1;
+            h->u.members[at].value = v;
+        } else if (aggregate_value_add(a, h, name, nl, aggregate_value_string(a, headers[i].value, headers[i].value_len)) != 0) {
             return -1;
+        }
     }
     return 0;
 }
 
 static int input_build(aggregate_run_t *run, const aggregate_request_t *in)
 {
-    if ((run->in.path = json_object()) == NULL || (run->in.query = json_object()) == NULL ||
-        (run->in.header = json_object()) == NULL)
+    util_arena_t *a = &run->arena;
+    aggregate_value_t *path = aggregate_value_object(a, in->n_path_vars);
+    aggregate_value_t *query = aggregate_value_object(a, 0);
+    aggregate_value_t *header = aggregate_value_object(a, in->n_headers);
+    if (path == NULL || query == NULL || header == NULL)
         return -1;
     for (size_t i = 0; i < in->n_path_vars; i++) {
-        char name[256];
         const aggregate_kv_t *kv = &in->path_vars[i];
-        if (kv->name_len >= sizeof(name))
-            continue;
-        memcpy(name, kv->name, kv->name_len);
-        name[kv->name_len] = '\0';
-        if (json_object_set_new(run->in.path, name, json_stringn_nocheck(kv->value, kv->value_len)) != 0)
+        char *name = util_arena_strndup(a, kv->name, kv->name_len);
+        if (name == NULL ||
+            aggregate_value_set(a, path, name, kv->name_len, aggregate_value_string(a, kv->value, kv->value_len)) != 0)
             return -1;
     }
-    if (in->query != NULL && input_query(run->in.query, in->query, in->query_len) != 0)
+    if (in->query != NULL && input_query(a, query, in->query, in->query_len) != 0)
         return -1;
-    if (input_headers(run->in.header, in->headers, in->n_headers) != 0)
+    if (input_headers(a, header, in->headers, in->n_headers) != 0)
         return -1;
+    run->in.path = path;
+    run->in.query = query;
+    run->in.header = header;
     if (run->ep->uses_body && in->body != NULL && in->body_len > 0) {
-        json_error_t jerr;
-        run->in.body = json_loadb(in->body, in->body_len, JSON_DECODE_ANY, &jerr);
+        util_error_t err;
+        run->in.body = aggregate_value_parse(a, in->body, in->body_len, &err);
         if (run->in.body == NULL) {
+            if (err.code == CODEC_ERR_NOMEM)
+                return -1;
             run->input_status = 400;
-            run->input_error =
-                str_printf("the request body is not JSON (line %d, column %d: %s)", jerr.line, jerr.column, jerr.text);
+            run->input_error = str_printf("the request body is not JSON (%s)", err.message);
         }
     }
     return 0;
@@ -237,7 +245,7 @@ typedef struct built {
     aggregate_header_t headers[64];
     char *strings[80]; /* freed after the call started */
     size_t n_strings;
-    util_buf_t path, key, pb;
+    util_buf_t path, key, pb, text;
     char *why; /* why the request could not be built */
     int why_status;
 } built_t;
@@ -260,6 +268,7 @@ static void built_dispose(built_t *b)
     util_buf_dispose(&b->path);
     util_buf_dispose(&b->key);
     util_buf_dispose(&b->pb);
+    util_buf_dispose(&b->text);
     free(b->why);
 }
 
@@ -286,7 +295,7 @@ static int build_headers(aggregate_run_t *run, const aggregate_call_t *c, built_
     for (size_t i = 0; i < c->n_headers && n < cap; i++) {
         util_buf_t v = UTIL_BUF_INIT;
         const aggregate_ref_t *missing = NULL;
-        int rc = aggregate_tpl_render_text(c->headers[i].value, &run->in, 0, &v, &missing);
+        int rc = aggregate_tpl_render_text(c->headers[i].value, &run->in, &run->arena, 0, &v, &missing);
         if (rc == 0)
             util_buf_putc(&v, '\0');
         if (rc < 0 || util_buf_failed(&v)) {
@@ -309,17 +318,17 @@ static int build_headers(aggregate_run_t *run, const aggregate_call_t *c, built_
         b->headers[n++].value = s;
     }
     for (size_t i = 0; i < c->n_forward_headers && n < cap; i++) {
-        json_t *v = json_object_get(run->in.header, c->forward_headers[i]);
+        const aggregate_value_t *v = aggregate_value_get(run->in.header, c->forward_headers[i], strlen(c->forward_headers[i]));
         if (v == NULL)
             continue;
         size_t k;
         for (k = 0; k < n; k++)
             if (strcmp(b->headers[k].name, c->forward_headers[i]) == 0)
                 break;
-        if (k < n || has_line_break(json_string_value(v)))
+        if (k < n || has_line_break(v->u.text))
             continue; /* a configured value wins over the client's */
         b->headers[n].name = c->forward_headers[i];
-        b->headers[n++].value = json_string_value(v);
+        b->headers[n++].value = v->u.text;
     }
     if (b->req.body != NULL && n < cap) {
         b->headers[n].name = "content-type";
@@ -342,30 +351,28 @@ static void query_append(util_buf_t *path, int *first, const char *name, const c
 static int build_http(aggregate_run_t *run, const aggregate_call_t *c, built_t *b)
 {
     const aggregate_ref_t *missing = NULL;
-    int rc = aggregate_tpl_render_text(c->http_path, &run->in, 1, &b->path, &missing);
+    int rc = aggregate_tpl_render_text(c->http_path, &run->in, &run->arena, 1, &b->path, &missing);
     if (rc != 0)
         return build_fail(b, rc == 1 ? missing : NULL, "the path");
     int first = 1;
     for (size_t i = 0; i < c->n_query; i++) {
-        json_t *v = NULL;
-        if (aggregate_tpl_render(c->query[i].value, &run->in, &v, NULL) != 0)
+        const aggregate_value_t *v = NULL;
+        if (aggregate_tpl_render(c->query[i].value, &run->in, &run->arena, &v, NULL) != 0)
             return build_fail(b, NULL, NULL);
         if (v == NULL)
             continue; /* absent: the parameter is left out */
-        size_t n = json_is_array(v) ? json_array_size(v) : 1;
+        int is_array = v->kind == AGGREGATE_VALUE_ARRAY;
+        size_t n = is_array ? v->len : 1;
         for (size_t k = 0; k < n; k++) {
-            json_t *e = json_is_array(v) ? json_array_get(v, k) : v;
             util_buf_t text = UTIL_BUF_INIT;
-            aggregate_tpl_t t = {.kind = AGGREGATE_TPL_CONST, .constant = e};
-            if (aggregate_tpl_render_text(&t, &run->in, 0, &text, NULL) != 0) {
+            aggregate_value_append_text(&text, is_array ? v->u.items[k] : v, 0);
+            if (util_buf_failed(&text)) {
                 util_buf_dispose(&text);
-                json_decref(v);
                 return build_fail(b, NULL, NULL);
             }
             query_append(&b->path, &first, c->query[i].name, text.len ? (const char *)text.data : "", text.len);
             util_buf_dispose(&text);
         }
-        json_decref(v);
     }
     util_buf_putc(&b->path, '\0');
     if (util_buf_failed(&b->path))
@@ -373,16 +380,16 @@ static int build_http(aggregate_run_t *run, const aggregate_call_t *c, built_t *
     b->req.http_method = c->http_method;
     b->req.path = (const char *)b->path.data;
     if (c->body != NULL) {
-        json_t *body = NULL;
-        if (aggregate_tpl_render(c->body, &run->in, &body, NULL) != 0)
+        const aggregate_value_t *body = NULL;
+        if (aggregate_tpl_render(c->body, &run->in, &run->arena, &body, NULL) != 0)
             return build_fail(b, NULL, NULL);
         if (body != NULL) {
-            char *text = keep_str(b, json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY));
-            json_decref(body);
-            if (text == NULL)
+            aggregate_value_write(&b->text, body);
+            util_buf_putc(&b->text, '\0');
+            if (util_buf_failed(&b->text))
                 return build_fail(b, NULL, NULL);
-            b->req.body = text;
-            b->req.body_len = strlen(text);
+            b->req.body = (const char *)b->text.data;
+            b->req.body_len = b->text.len - 1;
         }
     }
     return 0;
@@ -390,15 +397,16 @@ static int build_http(aggregate_run_t *run, const aggregate_call_t *c, built_t *
 
 static int build_grpc(aggregate_run_t *run, const aggregate_call_t *c, built_t *b)
 {
-    json_t *msg = NULL;
-    if (aggregate_tpl_render(c->message, &run->in, &msg, NULL) != 0 || msg == NULL)
+    const aggregate_value_t *msg = NULL;
+    if (aggregate_tpl_render(c->message, &run->in, &run->arena, &msg, NULL) != 0 || msg == NULL)
         return build_fail(b, NULL, NULL);
-    char *text = keep_str(b, json_dumps(msg, JSON_COMPACT));
-    json_decref(msg);
-    if (text == NULL)
+    aggregate_value_write(&b->text, msg);
+    util_buf_putc(&b->text, '\0');
+    if (util_buf_failed(&b->text))
         return build_fail(b, NULL, NULL);
+    const char *text = (const char *)b->text.data;
     b->req.message_json = text;
-    b->req.message_json_len = strlen(text);
+    b->req.message_json_len = b->text.len - 1;
     if (c->grpc_method != NULL) {
         /* encoded here, once: a value the client sent that does not fit its field is the client's error (400) */
         util_error_t err = {0};
@@ -479,13 +487,13 @@ static void call_end(run_call_t *c, aggregate_part_status_t status, char *text, 
     run->again = 1;
 }
 
-/* Takes a parsed response (reference stolen): shapes it and ends the call OK, or in error. */
-static void call_ok(run_call_t *c, json_t *raw)
+/* Takes a parsed response: shapes it and ends the call OK, or in error. */
+static void call_ok(run_call_t *c, const aggregate_value_t *raw)
 {
     char why[300];
     c->raw = raw;
     c->run->raws[c->call->index] = raw;
-    c->part = aggregate_shape_apply(&c->call->shape, raw, why, sizeof(why));
+    c->part = aggregate_shape_apply(&c->run->arena, &c->call->shape, raw, why, sizeof(why));
     if (c->part == NULL)
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: %s", why), 502);
     else
@@ -493,15 +501,15 @@ static void call_ok(run_call_t *c, json_t *raw)
 }
 
 /* A short message out of an error body: {"message"}, {"error"} or {"error": {"message"}}. */
-static const char *error_message(const json_t *body)
+static const char *error_message(const aggregate_value_t *body)
 {
-    const json_t *m = json_object_get(body, "message");
-    if (!json_is_string(m)) {
-        m = json_object_get(body, "error");
-        if (json_is_object(m))
-            m = json_object_get(m, "message");
+    const aggregate_value_t *m = aggregate_value_get(body, "message", 7);
+    if (!aggregate_value_is(m, AGGREGATE_VALUE_STRING)) {
+        m = aggregate_value_get(body, "error", 5);
+        if (aggregate_value_is(m, AGGREGATE_VALUE_OBJECT))
+            m = aggregate_value_get(m, "message", 7);
     }
-    return json_is_string(m) ? json_string_value(m) : NULL;
+    return aggregate_value_is(m, AGGREGATE_VALUE_STRING) ? m->u.text : NULL;
 }
 
 static void dispatch(aggregate_run_t *run);
@@ -529,24 +537,25 @@ static void on_reply(void *arg, const aggregate_reply_t *r)
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: %s", r->error ? r->error : "the call failed"),
                  r->http_status ? fail_status_of(r->http_status) : 502);
     } else if (r->http_status >= 400 || (r->http_status != 0 && r->http_status < 200) || (r->http_status >= 300)) {
-        json_t *body = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+        const aggregate_value_t *body = r->body_len ? aggregate_value_parse(&c->run->arena, r->body, r->body_len, NULL) : NULL;
         const char *msg = error_message(body);
         call_end(c, AGGREGATE_PART_ERROR,
                  str_printf("error: HTTP %d from upstream %s%s%.200s", r->http_status, up, msg ? ": " : "", msg ? msg : ""),
                  fail_status_of(r->http_status));
-        json_decref(body);
     } else {
-        json_error_t jerr;
-        json_t *raw = r->body_len == 0 ? json_object() : json_loadb(r->body, r->body_len, JSON_DECODE_ANY, &jerr);
+        util_error_t err;
+        const aggregate_value_t *raw = r->body_len == 0 ? aggregate_value_object(&c->run->arena, 0)
+                                                        : aggregate_value_parse(&c->run->arena, r->body, r->body_len, &err);
         if (raw == NULL) {
             call_end(c, AGGREGATE_PART_ERROR,
-                     str_printf("error: the response of upstream %s is not JSON (line %d, column %d: %s)", up, jerr.line,
-                                jerr.column, jerr.text),
+                     r->body_len == 0 || err.code == CODEC_ERR_NOMEM
+                         ? str_printf("error: out of memory")
+                         : str_printf("error: the response of upstream %s is not JSON (%s)", up, err.message),
                      502);
         } else {
             if (c->cache_key != NULL)
-                aggregate_cache_put(c->run->tr.cache, c->cache_key, raw, r->body_len + 64, c->run->tr.now_ms(c->run->tr.ctx),
-                                    c->call->cache_ttl_ms);
+                aggregate_cache_put(c->run->tr.cache, c->cache_key, r->body_len ? r->body : "{}", r->body_len ? r->body_len : 2,
+                                    c->run->tr.now_ms(c->run->tr.ctx), c->call->cache_ttl_ms);
             call_ok(c, raw);
         }
     }
@@ -581,13 +590,15 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
         return;
     }
     if (call->cache_ttl_ms != 0 && run->tr.cache != NULL && (c->cache_key = cache_key(call, b)) != NULL) {
-        json_t *hit = aggregate_cache_get(run->tr.cache, c->cache_key, run->tr.now_ms(run->tr.ctx));
+        size_t hit_len = 0;
+        const char *hit_text = aggregate_cache_get(run->tr.cache, c->cache_key, run->tr.now_ms(run->tr.ctx), &hit_len);
+        const aggregate_value_t *hit = hit_text != NULL ? aggregate_value_parse(&run->arena, hit_text, hit_len, NULL) : NULL;
         if (hit != NULL) {
             c->from_cache = 1;
             free(c->cache_key);
             c->cache_key = NULL;
             c->status = AGGREGATE_PART_RUNNING;
-            call_ok(c, json_incref(hit));
+            call_ok(c, hit);
             built_dispose(b);
             free(b);
             return;
@@ -650,26 +661,50 @@ static void dispatch(aggregate_run_t *run)
     run->dispatching = 0;
 }
 
-static void set_meta(aggregate_run_t *run, json_t *doc)
+static const aggregate_value_t *set_meta(aggregate_run_t *run, const aggregate_value_t *doc)
 {
     if (run->ep->meta_field == NULL)
-        return;
-    json_t *meta = json_object();
-    for (size_t i = 0; meta != NULL && i < run->ep->n_calls; i++)
-        json_object_set_new(meta, run->parts[i].name, json_string(run->parts[i].text));
-    json_object_set_new(doc, run->ep->meta_field, meta); /* the gateway's section wins over a backend's member */
+        return doc;
+    util_arena_t *a = &run->arena;
+    aggregate_value_t *meta = aggregate_value_object(a, run->ep->n_calls);
+    for (size_t i = 0; meta != NULL && i < run->ep->n_calls; i++) {
+        const char *text = run->parts[i].text;
+        if (aggregate_value_set(a, meta, run->parts[i].name, strlen(run->parts[i].name),
+                                aggregate_value_string(a, text, strlen(text))) != 0)
+            return NULL;
+    }
+    aggregate_value_t *out = meta != NULL ? aggregate_value_copy(a, doc, 1) : NULL;
+    /* the gateway's section wins over a backend's member */
+    if (out == NULL || aggregate_value_set(a, out, run->ep->meta_field, strlen(run->ep->meta_field), meta) != 0)
+        return NULL;
+    return out;
 }
 
-static json_t *error_document(aggregate_run_t *run, int status, const char *message, const run_call_t *part)
+static int put_string(util_arena_t *a, aggregate_value_t *o, const char *key, const char *value)
 {
+    return aggregate_value_add(a, o, key, strlen(key), aggregate_value_string(a, value, strlen(value)));
+}
+
+static const aggregate_value_t *error_document(aggregate_run_t *run, int status, const char *message, const run_call_t *part)
+{
+    util_arena_t *a = &run->arena;
     int code = status == 502 ? GRPC_CODE_UNAVAILABLE : (int)grpc_code_from_http(status);
-    json_t *details = json_array();
-    if (part != NULL)
-        json_array_append_new(details,
-                              json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "@type", "type.googleapis.com/google.rpc.ErrorInfo",
-                                        "reason", "AGGREGATE_PART_FAILED", "domain", "portico", "metadata", "part",
-                                        part->call->name, "status", run->parts[part->call->index].text));
-    json_t *doc = json_pack("{s:i, s:s, s:o}", "code", code, "message", message, "details", details ? details : json_array());
+    aggregate_value_t *details = aggregate_value_array(a, 1);
+    if (details == NULL)
+        return NULL;
+    if (part != NULL) {
+        aggregate_value_t *info = aggregate_value_object(a, 4), *md = aggregate_value_object(a, 2);
+        if (info == NULL || md == NULL || put_string(a, info, "@type", "type.googleapis.com/google.rpc.ErrorInfo") != 0 ||
+            put_string(a, info, "reason", "AGGREGATE_PART_FAILED") != 0 || put_string(a, info, "domain", "portico") != 0 ||
+            put_string(a, md, "part", part->call->name) != 0 ||
+            put_string(a, md, "status", run->parts[part->call->index].text) != 0 ||
+            aggregate_value_add(a, info, "metadata", 8, md) != 0 || aggregate_value_append(a, details, info) != 0)
+            return NULL;
+    }
+    aggregate_value_t *doc = aggregate_value_object(a, 3);
+    if (doc == NULL || aggregate_value_add(a, doc, "code", 4, aggregate_value_integer(a, code)) != 0 ||
+        put_string(a, doc, "message", message) != 0 || aggregate_value_add(a, doc, "details", 7, details) != 0)
+        return NULL;
     return doc;
 }
 
@@ -710,14 +745,18 @@ static void finish(aggregate_run_t *run)
         p->required = c->call->required;
         p->from_cache = c->from_cache;
         p->text = c->status == AGGREGATE_PART_ERROR && c->text != NULL ? c->text : aggregate_part_status_name(c->status);
-        util_buf_printf(&hv, "%s%s=%s", i ? ", " : "", p->name, aggregate_part_status_name(c->status));
+        if (i != 0)
+            util_buf_append(&hv, ", ", 2);
+        util_buf_puts(&hv, p->name);
+        util_buf_putc(&hv, '=');
+        util_buf_puts(&hv, aggregate_part_status_name(c->status));
     }
     util_buf_putc(&hv, '\0');
     run->meta_value = util_buf_failed(&hv) ? NULL : (char *)util_buf_release(&hv, &(size_t){0});
     util_buf_dispose(&hv);
 
     int status = 200;
-    json_t *doc;
+    const aggregate_value_t *doc;
     if (run->input_status != 0) {
         status = run->input_status;
         doc = error_document(run, status, run->input_error ? run->input_error : "bad request", NULL);
@@ -733,24 +772,31 @@ static void finish(aggregate_run_t *run)
         doc = error_document(run, status, msg ? msg : "a required part failed", blame);
         free(msg);
     } else {
-        doc = json_object();
+        doc = aggregate_value_object(&run->arena, 0);
         for (size_t i = 0; doc != NULL && i < ep->n_calls; i++)
             if (run->calls[i].status == AGGREGATE_PART_OK)
-                aggregate_shape_place(doc, &run->calls[i].call->shape, run->calls[i].part);
-    }
-    if (doc == NULL) {
-        status = 500;
-        doc = json_object();
+                doc = aggregate_shape_place(&run->arena, doc, &run->calls[i].call->shape, run->calls[i].part);
     }
     if (doc != NULL)
-        set_meta(run, doc);
+        doc = set_meta(run, doc);
+    if (doc == NULL) { /* out of memory */
+        status = 500;
+        doc = aggregate_value_object(&run->arena, 0);
+    }
     run->doc = doc;
-    run->body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (doc != NULL) {
+        util_buf_reserve(&run->body, 4096); /* one allocation for the usual document */
+        aggregate_value_write(&run->body, doc);
+    }
+    if (doc == NULL || util_buf_failed(&run->body)) {
+        status = 500;
+        run->body.len = 0;
+    }
 
     run->result.http_status = status;
     run->result.document = doc;
-    run->result.body = run->body ? run->body : "{}";
-    run->result.body_len = strlen(run->result.body);
+    run->result.body = run->body.len ? (const char *)run->body.data : "{}";
+    run->result.body_len = run->body.len ? run->body.len : 2;
     run->result.meta_header = ep->meta_header;
     run->result.meta_header_value = ep->meta_header && run->meta_value ? run->meta_value : NULL;
     if (run->result.meta_header_value == NULL)
@@ -763,18 +809,12 @@ static void run_free(aggregate_run_t *run)
 {
     for (size_t i = 0; i < run->ep->n_calls; i++) {
         run_call_t *c = &run->calls[i];
-        json_decref(c->raw);
-        json_decref(c->part);
         free(c->text);
         free(c->cache_key);
     }
-    json_decref(run->in.path);
-    json_decref(run->in.query);
-    json_decref(run->in.header);
-    json_decref(run->in.body);
-    json_decref(run->doc);
+    util_arena_dispose(&run->arena);
     free(run->input_error);
-    free(run->body);
+    util_buf_dispose(&run->body);
     free(run->meta_value);
     free(run->parts);
     free(run->raws);
@@ -820,6 +860,7 @@ aggregate_run_t *aggregate_run_start(const aggregate_endpoint_t *ep, const aggre
     aggregate_run_t *run = calloc(1, sizeof(*run));
     if (run == NULL)
         return NULL;
+    util_arena_init_raw(&run->arena);
     run->ep = ep;
     run->tr = *transport;
     run->done = done;
@@ -830,10 +871,7 @@ aggregate_run_t *aggregate_run_start(const aggregate_endpoint_t *ep, const aggre
     if (run->calls == NULL || run->raws == NULL || run->parts == NULL || input_build(run, in) != 0) {
         free(run->calls);
         run->calls = NULL;
-        json_decref(run->in.path);
-        json_decref(run->in.query);
-        json_decref(run->in.header);
-        json_decref(run->in.body);
+        util_arena_dispose(&run->arena);
         free(run->input_error);
         free(run->raws);
         free(run->parts);

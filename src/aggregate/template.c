@@ -174,6 +174,8 @@ static int parse_string(aggregate_ctx_t *ctx, const json_t *v, aggregate_tpl_t *
                 return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
             t->constant = u;
         }
+        if ((t->value = aggregate_value_from_json(ctx->arena, t->constant)) == NULL)
+            return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
         return 0;
     }
     if (o > lit_start) {
@@ -202,8 +204,11 @@ int aggregate_tpl_parse(aggregate_ctx_t *ctx, const json_t *v, aggregate_tpl_t *
     t->constant = v;
     if (json_is_string(v))
         return parse_string(ctx, v, t);
-    if (!json_is_object(v) && !json_is_array(v))
+    if (!json_is_object(v) && !json_is_array(v)) {
+        if ((t->value = aggregate_value_from_json(ctx->arena, v)) == NULL)
+            return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
         return 0;
+    }
 
     size_t n = json_is_object(v) ? json_object_size(v) : json_array_size(v);
     aggregate_tpl_t **children = ctx_alloc(ctx, (n ? n : 1) * sizeof(*children));
@@ -243,6 +248,8 @@ int aggregate_tpl_parse(aggregate_ctx_t *ctx, const json_t *v, aggregate_tpl_t *
     t->keys = keys;
     t->children = children;
     t->n_children = n;
+    if (t->kind == AGGREGATE_TPL_CONST && (t->value = aggregate_value_from_json(ctx->arena, v)) == NULL)
+        return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
     return 0;
 }
 
@@ -558,15 +565,15 @@ static int check_field(aggregate_ctx_t *ctx, aggregate_tpl_t *t, const proto_reg
  * Rendering
  */
 
-static json_t *ref_value(const aggregate_ref_t *ref, const aggregate_tpl_input_t *in)
+static const aggregate_value_t *ref_value(const aggregate_ref_t *ref, const aggregate_tpl_input_t *in)
 {
     switch (ref->source) {
     case AGGREGATE_SRC_PATH:
-        return json_object_get(in->path, ref->name);
+        return aggregate_value_get(in->path, ref->name, strlen(ref->name));
     case AGGREGATE_SRC_QUERY:
-        return json_object_get(in->query, ref->name);
+        return aggregate_value_get(in->query, ref->name, strlen(ref->name));
     case AGGREGATE_SRC_HEADER:
-        return json_object_get(in->header, ref->name);
+        return aggregate_value_get(in->header, ref->name, strlen(ref->name));
     case AGGREGATE_SRC_BODY:
         return in->body == NULL ? NULL : aggregate_path_get(in->body, &ref->path, 0, NULL);
     case AGGREGATE_SRC_CALL:
@@ -577,65 +584,58 @@ static json_t *ref_value(const aggregate_ref_t *ref, const aggregate_tpl_input_t
     return NULL;
 }
 
-/* Appends the text form of |v|; returns 0 or -1 (OOM). */
-static int append_text(util_buf_t *out, const json_t *v, int encode)
+void aggregate_value_append_text(util_buf_t *out, const aggregate_value_t *v, int encode)
 {
-    char num[64];
-    const char *s = NULL;
-    size_t len = 0;
-    char *dumped = NULL;
-    if (json_is_string(v)) {
-        s = json_string_value(v);
-        len = json_string_length(v);
-    } else if (json_is_integer(v)) {
-        len = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        s = num;
-    } else {
-        dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (dumped == NULL)
-            return -1;
-        s = dumped;
-        len = strlen(dumped);
+    if (v->kind == AGGREGATE_VALUE_STRING || v->kind == AGGREGATE_VALUE_NUMBER) {
+        if (encode)
+            aggregate_percent_encode(out, v->u.text, v->len, 0);
+        else
+            util_buf_append(out, v->u.text, v->len);
+        return;
     }
-    if (encode)
-        aggregate_percent_encode(out, s, len, 0);
-    else
-        util_buf_append(out, s, len);
-    free(dumped);
-    return util_buf_failed(out) ? -1 : 0;
+    if (!encode) {
+        aggregate_value_write(out, v);
+        return;
+    }
+    util_buf_t text = UTIL_BUF_INIT;
+    aggregate_value_write(&text, v);
+    aggregate_percent_encode(out, (const char *)text.data, text.len, 0);
+    if (util_buf_failed(&text))
+        out->failed = 1;
+    util_buf_dispose(&text);
 }
 
-static json_t *apply_want(json_t *v, aggregate_want_t want)
+static const aggregate_value_t *apply_want(util_arena_t *a, const aggregate_value_t *v, aggregate_want_t want)
 {
-    if (want == AGGREGATE_WANT_STRING && (json_is_number(v) || json_is_boolean(v))) {
-        util_buf_t b = UTIL_BUF_INIT;
-        json_t *s = append_text(&b, v, 0) == 0 ? json_stringn((const char *)b.data, b.len) : NULL;
-        util_buf_dispose(&b);
-        return s;
+    if (want == AGGREGATE_WANT_STRING && v->kind == AGGREGATE_VALUE_NUMBER)
+        return aggregate_value_string(a, v->u.text, v->len);
+    if (want == AGGREGATE_WANT_STRING && (v->kind == AGGREGATE_VALUE_TRUE || v->kind == AGGREGATE_VALUE_FALSE))
+        return v->kind == AGGREGATE_VALUE_TRUE ? aggregate_value_string(a, "true", 4) : aggregate_value_string(a, "false", 5);
+    if (want == AGGREGATE_WANT_BOOL && v->kind == AGGREGATE_VALUE_STRING) {
+        if (v->len == 4 && memcmp(v->u.text, "true", 4) == 0)
+            return aggregate_value_bool(1);
+        if (v->len == 5 && memcmp(v->u.text, "false", 5) == 0)
+            return aggregate_value_bool(0);
     }
-    if (want == AGGREGATE_WANT_BOOL && json_is_string(v)) {
-        if (strcmp(json_string_value(v), "true") == 0)
-            return json_true();
-        if (strcmp(json_string_value(v), "false") == 0)
-            return json_false();
-    }
-    return json_incref(v);
+    return v;
 }
 
-int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, int encode, util_buf_t *out,
-                              const aggregate_ref_t **missing)
+int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, util_arena_t *a, int encode,
+                              util_buf_t *out, const aggregate_ref_t **missing)
 {
     switch (t->kind) {
     case AGGREGATE_TPL_CONST:
-        return append_text(out, t->constant, 0);
+        aggregate_value_append_text(out, t->value, 0);
+        return util_buf_failed(out) ? -1 : 0;
     case AGGREGATE_TPL_REF: {
-        json_t *v = ref_value(t->ref, in);
+        const aggregate_value_t *v = ref_value(t->ref, in);
         if (v == NULL) {
             if (missing != NULL)
                 *missing = t->ref;
             return 1;
         }
-        return append_text(out, v, encode);
+        aggregate_value_append_text(out, v, encode);
+        return util_buf_failed(out) ? -1 : 0;
     }
     case AGGREGATE_TPL_STRING:
         for (size_t i = 0; i < t->n_pieces; i++) {
@@ -644,55 +644,52 @@ int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_inpu
                 util_buf_append(out, p->lit, p->lit_len);
                 continue;
             }
-            json_t *v = ref_value(p->ref, in);
+            const aggregate_value_t *v = ref_value(p->ref, in);
             if (v == NULL) {
                 if (missing != NULL)
                     *missing = p->ref;
                 return 1;
             }
-            if (append_text(out, v, encode) != 0)
-                return -1;
+            aggregate_value_append_text(out, v, encode);
         }
         return util_buf_failed(out) ? -1 : 0;
     default: {
-        json_t *v = NULL;
-        if (aggregate_tpl_render(t, in, &v, missing) != 0)
+        const aggregate_value_t *v = NULL;
+        if (aggregate_tpl_render(t, in, a, &v, missing) != 0)
             return -1;
         if (v == NULL)
             return 1;
-        int rc = append_text(out, v, 0);
-        json_decref(v);
-        return rc;
+        aggregate_value_append_text(out, v, 0);
+        return util_buf_failed(out) ? -1 : 0;
     }
     }
 }
 
-int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, json_t **out, const aggregate_ref_t **missing)
+int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *in, util_arena_t *a, const aggregate_value_t **out,
+                         const aggregate_ref_t **missing)
 {
     *out = NULL;
     switch (t->kind) {
     case AGGREGATE_TPL_CONST:
-        /* the loaded document is shared by every worker: copy, never share a reference count */
-        *out = json_deep_copy(t->constant);
-        return *out == NULL ? -1 : 0;
+        *out = t->value; /* immutable and owned by the loaded set: shared, never copied */
+        return 0;
     case AGGREGATE_TPL_REF: {
-        json_t *v = ref_value(t->ref, in);
+        const aggregate_value_t *v = ref_value(t->ref, in);
         if (v == NULL) {
             if (missing != NULL && *missing == NULL)
                 *missing = t->ref;
             return 0;
         }
-        *out = apply_want(v, t->want);
+        *out = apply_want(a, v, t->want);
         return *out == NULL ? -1 : 0;
     }
     case AGGREGATE_TPL_STRING: {
         util_buf_t b = UTIL_BUF_INIT;
         const aggregate_ref_t *miss = NULL;
-        int rc = aggregate_tpl_render_text(t, in, 0, &b, &miss);
+        int rc = aggregate_tpl_render_text(t, in, a, 0, &b, &miss);
         if (rc == 0) {
-            json_t *s = json_stringn(b.len ? (const char *)b.data : "", b.len);
-            *out = s == NULL ? NULL : apply_want(s, t->want);
-            json_decref(s);
+            const aggregate_value_t *s = aggregate_value_string(a, b.len ? (const char *)b.data : "", b.len);
+            *out = s == NULL ? NULL : apply_want(a, s, t->want);
             rc = *out == NULL ? -1 : 0;
         } else if (rc == 1) {
             if (missing != NULL && *missing == NULL)
@@ -705,21 +702,17 @@ int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *
     case AGGREGATE_TPL_OBJECT:
     case AGGREGATE_TPL_ARRAY: {
         int obj = t->kind == AGGREGATE_TPL_OBJECT;
-        json_t *c = obj ? json_object() : json_array();
+        aggregate_value_t *c = obj ? aggregate_value_object(a, t->n_children) : aggregate_value_array(a, t->n_children);
         if (c == NULL)
             return -1;
         for (size_t i = 0; i < t->n_children; i++) {
-            json_t *v;
-            if (aggregate_tpl_render(t->children[i], in, &v, missing) != 0) {
-                json_decref(c);
+            const aggregate_value_t *v;
+            if (aggregate_tpl_render(t->children[i], in, a, &v, missing) != 0)
                 return -1;
-            }
             if (v == NULL)
                 continue;
-            if ((obj ? json_object_set_new(c, t->keys[i], v) : json_array_append_new(c, v)) != 0) {
-                json_decref(c);
+            if ((obj ? aggregate_value_add(a, c, t->keys[i], strlen(t->keys[i]), v) : aggregate_value_append(a, c, v)) != 0)
                 return -1;
-            }
         }
         *out = c;
         return 0;

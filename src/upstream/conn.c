@@ -13,6 +13,7 @@
  * an HTTP/2 server, and its stream limit is known before calls are placed on it).
  */
 #include "upstream/grpc_client.h"
+#include "upstream/target.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -47,7 +48,7 @@ upstream_conn_t *upstream_conn_open(upstream_grpc_pool_t *pool, upstream_target_
     conn->flush.cb = on_flush;
     upstream_timer_init(&conn->connect_timer, &pool->timers, on_connect_timeout);
 
-    conn->sock = h2o_socket_connect(pool->loop, (struct sockaddr *)&target->addr, target->addrlen, on_connect);
+    conn->sock = upstream_target_connect(pool->loop, &target->addr, target->addrlen, on_connect);
     if (conn->sock == NULL) {
         char why[256];
         snprintf(why, sizeof(why), "connect to %s failed: %s", target->authority, strerror(errno));

@@ -764,7 +764,7 @@ static void conn_open(upstream_http_pool_t *pool, http_target_t *t, upstream_htt
     t->n_conns++;
     conn->call = call;
     call->conn = conn;
-    conn->sock = h2o_socket_connect(pool->loop, (struct sockaddr *)&t->addr, t->addrlen, on_connect);
+    conn->sock = upstream_target_connect(pool->loop, &t->addr, t->addrlen, on_connect);
     if (conn->sock == NULL) {
         char why[300];
         snprintf(why, sizeof(why), "connect to %s failed: %s", t->authority, strerror(errno));

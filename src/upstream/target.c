@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,4 +102,14 @@ uint32_t upstream_target_backoff_ms(uint64_t *rng, uint64_t seed, uint32_t failu
     *rng = x;
     uint64_t span = (uint64_t)ms * 2 / 5; /* +-20% */
     return span == 0 ? ms : (uint32_t)(ms - ms / 5 + x % (span + 1));
+}
+
+h2o_socket_t *upstream_target_connect(h2o_loop_t *loop, const struct sockaddr_storage *addr, socklen_t addrlen, h2o_socket_cb cb)
+{
+    h2o_socket_t *sock = h2o_socket_connect(loop, (struct sockaddr *)addr, addrlen, cb);
+    if (sock != NULL) {
+        int on = 1;
+        (void)setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)); /* best effort: AF_UNIX has none */
+    }
+    return sock;
 }

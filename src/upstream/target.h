@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <h2o.h>
+
 #include "util/error.h"
 
 /* upstream_target_resolve flags */
@@ -41,5 +43,11 @@ void upstream_target_config_defaults(uint32_t *connect_timeout_ms, uint32_t *max
  * from |*rng| (xorshift state kept per pool, so workers need no shared random state; seeded
  * from |seed| while it is 0). */
 uint32_t upstream_target_backoff_ms(uint64_t *rng, uint64_t seed, uint32_t failures, uint32_t initial_ms, uint32_t max_ms);
+
+/* Starts a non-blocking connect to |addr| on |loop| (h2o_socket_connect) with TCP_NODELAY set:
+ * gRPC and HTTP/1.1 requests are small writes, and Nagle would hold one back behind another
+ * call's unacknowledged segment on the same connection. NULL (errno set) when the socket cannot
+ * be created or the connect fails at once. */
+h2o_socket_t *upstream_target_connect(h2o_loop_t *loop, const struct sockaddr_storage *addr, socklen_t addrlen, h2o_socket_cb cb);
 
 #endif

@@ -19,6 +19,22 @@ void util_arena_init(util_arena_t *a)
 {
     a->chunks = NULL;
     a->used = a->cap = 0;
+    a->raw = 0;
+}
+
+void util_arena_init_raw(util_arena_t *a)
+{
+    util_arena_init(a);
+    a->raw = 1;
+}
+
+/* A chunk of |size| data bytes: zeroed unless the arena is raw. */
+static util_arena_chunk_t *chunk_new(const util_arena_t *a, size_t size)
+{
+    util_arena_chunk_t *c = a->raw ? malloc(sizeof(*c) + size) : calloc(1, sizeof(*c) + size);
+    if (c != NULL)
+        c->size = size;
+    return c;
 }
 
 void util_arena_dispose(util_arena_t *a)
@@ -29,7 +45,9 @@ void util_arena_dispose(util_arena_t *a)
         free(c);
         c = next;
     }
+    int raw = a->raw;
     util_arena_init(a);
+    a->raw = raw;
 }
 
 void *util_arena_alloc(util_arena_t *a, size_t size)
@@ -40,10 +58,9 @@ void *util_arena_alloc(util_arena_t *a, size_t size)
     if (a->chunks == NULL || a->cap - a->used < size) {
         if (size > ARENA_CHUNK / 4) {
             /* large block: its own chunk, linked behind the current one so bumping goes on */
-            util_arena_chunk_t *big = calloc(1, sizeof(*big) + size);
+            util_arena_chunk_t *big = chunk_new(a, size);
             if (big == NULL)
                 return NULL;
-            big->size = size;
             if (a->chunks == NULL) {
                 big->next = NULL;
                 a->chunks = big;
@@ -54,10 +71,9 @@ void *util_arena_alloc(util_arena_t *a, size_t size)
             }
             return big->data;
         }
-        util_arena_chunk_t *c = calloc(1, sizeof(*c) + ARENA_CHUNK);
+        util_arena_chunk_t *c = chunk_new(a, ARENA_CHUNK);
         if (c == NULL)
             return NULL;
-        c->size = ARENA_CHUNK;
         c->next = a->chunks;
         a->chunks = c;
         a->used = 0;

@@ -14,11 +14,16 @@ typedef struct util_arena {
     util_arena_chunk_t *chunks;
     size_t used; /* bytes used in the newest chunk */
     size_t cap;  /* capacity of the newest chunk */
+    int raw;     /* allocations are not zeroed (util_arena_init_raw) */
 } util_arena_t;
 
 void util_arena_init(util_arena_t *a);
+/* As util_arena_init, for short-lived arenas whose users initialize every byte they read:
+ * util_arena_alloc() then returns memory that is not zeroed (zeroing each new 16 KiB chunk
+ * was a measurable share of a composite request). */
+void util_arena_init_raw(util_arena_t *a);
 void util_arena_dispose(util_arena_t *a);
-/* Zeroed, 16-byte aligned memory, or NULL on allocation failure. */
+/* Zeroed (unless the arena is raw), 16-byte aligned memory, or NULL on allocation failure. */
 void *util_arena_alloc(util_arena_t *a, size_t size);
 /* Copies |len| bytes of |s| and a terminating NUL. */
 char *util_arena_strndup(util_arena_t *a, const char *s, size_t len);

@@ -3,9 +3,9 @@
  * shaping one response (target, allow, deny, rename/mapping, collection checks) and placing parts
  * in the document (deep merge with the declaration-order conflict rule, group, collection with and
  * without concat). Directives are written exactly as in an aggregation file and loaded by the real
- * loader, so a case reads like the documentation.
+ * loader, so a case reads like the documentation. Values are immutable (value.h): every case also
+ * checks that its inputs read the same afterwards.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,29 @@ static aggregate_set_t *load_calls(const char *const *directives, size_t n)
         return NULL;
     }
     return s;
+}
+
+static util_arena_t arena;
+
+static const aggregate_value_t *parse(const char *text)
+{
+    util_error_t err;
+    const aggregate_value_t *v = aggregate_value_parse(&arena, text, strlen(text), &err);
+    if (v == NULL)
+        fprintf(stderr, "cannot parse %s: %s\n", text, err.message);
+    return v;
+}
+
+/* Compact JSON of |v| (static buffer, valid until the next call). */
+static const char *text_of(const aggregate_value_t *v)
+{
+    static util_buf_t b;
+    b.len = 0;
+    if (v == NULL)
+        return NULL;
+    aggregate_value_write(&b, v);
+    util_buf_putc(&b, '\0');
+    return (const char *)b.data;
 }
 
 /* ---- shaping one response --------------------------------------------------------------- */
@@ -100,25 +123,21 @@ static void test_shape(void)
         if (s == NULL)
             continue;
         const aggregate_call_t *c = &aggregate_set_at(s, 0)->calls[0];
-        json_t *resp = json_loads(shape_cases[i].response, JSON_DECODE_ANY, NULL);
-        json_t *before = json_deep_copy(resp);
+        const aggregate_value_t *resp = parse(shape_cases[i].response);
         char why[300] = "";
-        json_t *out = aggregate_shape_apply(&c->shape, resp, why, sizeof(why));
+        const aggregate_value_t *out = aggregate_shape_apply(&arena, &c->shape, resp, why, sizeof(why));
         const char *exp = shape_cases[i].expected;
         if (exp[0] == '!') {
             CHECK(out == NULL);
             CHECK_STR_HAS(why, exp + 1);
         } else {
-            char *got = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            const char *got = text_of(out);
             CHECK_STR_EQ(got, exp);
             if (got == NULL || strcmp(got, exp) != 0)
                 fprintf(stderr, "  case %zu: %s on %s (%s)\n", i, d, shape_cases[i].response, why);
-            free(got);
         }
-        CHECK(json_equal(resp, before)); /* the response itself is never changed (it may be cached) */
-        json_decref(out);
-        json_decref(resp);
-        json_decref(before);
+        /* the response itself is never changed (templates of later calls read it) */
+        CHECK_STR_EQ(text_of(resp), text_of(parse(shape_cases[i].response)));
         aggregate_set_free(s);
     }
 }
@@ -179,24 +198,31 @@ static void test_place(void)
         if (s == NULL)
             continue;
         const aggregate_endpoint_t *ep = aggregate_set_at(s, 0);
-        json_t *doc = json_object();
+        const aggregate_value_t *doc = aggregate_value_object(&arena, 0);
+        const aggregate_value_t *parts[MAX_PARTS] = {NULL};
+        char *part_text[MAX_PARTS] = {NULL};
         for (size_t k = 0; k < n; k++) {
-            json_t *resp = json_loads(place_cases[i].responses[k], JSON_DECODE_ANY, NULL);
+            const aggregate_value_t *resp = parse(place_cases[i].responses[k]);
             char why[200];
-            json_t *part = aggregate_shape_apply(&ep->calls[k].shape, resp, why, sizeof(why));
-            CHECK(part != NULL);
-            if (part != NULL)
-                CHECK_INT_EQ(aggregate_shape_place(doc, &ep->calls[k].shape, part), 0);
-            /* the document owns copies: changing a part afterwards changes nothing */
-            if (json_is_object(part))
-                json_object_set_new(part, "late", json_true());
-            json_decref(part);
-            json_decref(resp);
+            parts[k] = aggregate_shape_apply(&arena, &ep->calls[k].shape, resp, why, sizeof(why));
+            CHECK(parts[k] != NULL);
+            if (parts[k] == NULL)
+                continue;
+            part_text[k] = strdup(text_of(parts[k]));
+            const aggregate_value_t *before = doc;
+            char *before_text = strdup(text_of(doc));
+            doc = aggregate_shape_place(&arena, doc, &ep->calls[k].shape, parts[k]);
+            CHECK(doc != NULL);
+            CHECK_STR_EQ(text_of(before), before_text); /* placing builds a new document */
+            free(before_text);
         }
-        char *got = json_dumps(doc, JSON_COMPACT);
-        CHECK_STR_EQ(got, place_cases[i].expected);
-        free(got);
-        json_decref(doc);
+        CHECK_STR_EQ(text_of(doc), place_cases[i].expected);
+        /* the parts the document shares subtrees with are unchanged by the merge */
+        for (size_t k = 0; k < n; k++) {
+            if (parts[k] != NULL)
+                CHECK_STR_EQ(text_of(parts[k]), part_text[k]);
+            free(part_text[k]);
+        }
         aggregate_set_free(s);
     }
 }
@@ -219,21 +245,44 @@ static const struct {
 static void test_merge(void)
 {
     for (size_t i = 0; i < sizeof(merge_cases) / sizeof(merge_cases[0]); i++) {
-        json_t *dst = json_loads(merge_cases[i].dst, 0, NULL);
-        json_t *src = json_loads(merge_cases[i].src, 0, NULL);
-        aggregate_json_merge(dst, src);
-        char *got = json_dumps(dst, JSON_COMPACT);
-        CHECK_STR_EQ(got, merge_cases[i].expected);
-        free(got);
-        json_decref(dst);
-        json_decref(src);
+        const aggregate_value_t *dst = parse(merge_cases[i].dst);
+        const aggregate_value_t *src = parse(merge_cases[i].src);
+        CHECK_STR_EQ(text_of(aggregate_json_merge(&arena, dst, src)), merge_cases[i].expected);
+        CHECK_STR_EQ(text_of(dst), merge_cases[i].dst);
+        CHECK_STR_EQ(text_of(src), merge_cases[i].src);
     }
+}
+
+/* Large objects merge through a hash index (merge.c, MERGE_INDEX_MIN): same rule, same order. */
+static void test_merge_large(void)
+{
+    util_buf_t a = UTIL_BUF_INIT, b = UTIL_BUF_INIT, want = UTIL_BUF_INIT;
+    util_buf_putc(&a, '{');
+    util_buf_putc(&b, '{');
+    util_buf_putc(&want, '{');
+    for (int i = 0; i < 200; i++) /* dst: k0..k199 = i; src: k100..k299 = -i, and k150 objects merge */
+        util_buf_printf(&a, "%s\"k%d\":%s", i ? "," : "", i, i == 150 ? "{\"x\":1}" : "1");
+    for (int i = 100; i < 300; i++)
+        util_buf_printf(&b, "%s\"k%d\":%s", i > 100 ? "," : "", i, i == 150 ? "{\"y\":2}" : "2");
+    for (int i = 0; i < 300; i++)
+        util_buf_printf(&want, "%s\"k%d\":%s", i ? "," : "", i, i == 150 ? "{\"x\":1,\"y\":2}" : i < 100 ? "1" : "2");
+    util_buf_append(&a, "}", 2);
+    util_buf_append(&b, "}", 2);
+    util_buf_append(&want, "}", 2);
+    const aggregate_value_t *m = aggregate_json_merge(&arena, parse((char *)a.data), parse((char *)b.data));
+    CHECK_STR_EQ(text_of(m), (char *)want.data);
+    util_buf_dispose(&a);
+    util_buf_dispose(&b);
+    util_buf_dispose(&want);
 }
 
 int main(void)
 {
+    util_arena_init_raw(&arena);
     test_shape();
     test_place();
     test_merge();
+    test_merge_large();
+    util_arena_dispose(&arena);
     return test_summary();
 }

@@ -1,0 +1,505 @@
+/*
+ * value.c — arena-allocated, immutable JSON values for composite requests; see value.h.
+ *
+ * Run arenas are raw (util_arena_init_raw): every field of a node is set here, never assumed
+ * zero. Parsing reuses the codec's strict pull lexer (proto/json_lex.c): one pass, children gathered
+ * on a scratch stack and copied into the arena when their container closes, so a node costs a
+ * bump allocation and nothing is freed until the run ends.
+ */
+#include "aggregate/value.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/json_lex.h"
+#include "proto/proto.h"
+#include "util/json_quote.h"
+
+static const aggregate_value_t value_null = {.kind = AGGREGATE_VALUE_NULL};
+static const aggregate_value_t value_false = {.kind = AGGREGATE_VALUE_FALSE};
+static const aggregate_value_t value_true = {.kind = AGGREGATE_VALUE_TRUE};
+
+const aggregate_value_t *aggregate_value_null(void)
+{
+    return &value_null;
+}
+
+const aggregate_value_t *aggregate_value_bool(int b)
+{
+    return b ? &value_true : &value_false;
+}
+
+static aggregate_value_t *text_value(util_arena_t *a, aggregate_value_kind_t kind, const char *s, size_t len)
+{
+    aggregate_value_t *v = util_arena_alloc(a, sizeof(*v));
+    char *copy = v != NULL ? util_arena_strndup(a, s, len) : NULL;
+    if (copy == NULL)
+        return NULL;
+    v->kind = kind;
+    v->len = len;
+    v->cap = 0;
+    v->u.text = copy;
+    return v;
+}
+
+aggregate_value_t *aggregate_value_string(util_arena_t *a, const char *s, size_t len)
+{
+    return text_value(a, AGGREGATE_VALUE_STRING, s, len);
+}
+
+aggregate_value_t *aggregate_value_number(util_arena_t *a, const char *text, size_t len)
+{
+    return text_value(a, AGGREGATE_VALUE_NUMBER, text, len);
+}
+
+aggregate_value_t *aggregate_value_integer(util_arena_t *a, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+    return text_value(a, AGGREGATE_VALUE_NUMBER, num, (size_t)n);
+}
+
+static aggregate_value_t *container(util_arena_t *a, aggregate_value_kind_t kind, size_t cap, size_t elem)
+{
+    aggregate_value_t *v = util_arena_alloc(a, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    v->kind = kind;
+    v->len = 0;
+    v->cap = cap;
+    v->u.items = NULL;
+    if (cap != 0 && (v->u.items = util_arena_alloc(a, cap * elem)) == NULL)
+        return NULL;
+    return v;
+}
+
+aggregate_value_t *aggregate_value_array(util_arena_t *a, size_t cap)
+{
+    return container(a, AGGREGATE_VALUE_ARRAY, cap, sizeof(aggregate_value_t *));
+}
+
+aggregate_value_t *aggregate_value_object(util_arena_t *a, size_t cap)
+{
+    return container(a, AGGREGATE_VALUE_OBJECT, cap, sizeof(aggregate_member_t));
+}
+
+/* Makes room for one more entry of |elem| bytes. */
+static int grow(util_arena_t *a, aggregate_value_t *v, size_t elem)
+{
+    if (v->len < v->cap)
+        return 0;
+    size_t cap = v->cap ? v->cap * 2 : 4;
+    void *p = util_arena_alloc(a, cap * elem);
+    if (p == NULL)
+        return -1;
+    if (v->len != 0)
+        memcpy(p, (const void *)v->u.items, v->len * elem);
+    v->u.items = p;
+    v->cap = cap;
+    return 0;
+}
+
+int aggregate_value_append(util_arena_t *a, aggregate_value_t *array, const aggregate_value_t *v)
+{
+    if (v == NULL || grow(a, array, sizeof(*array->u.items)) != 0)
+        return -1;
+    array->u.items[array->len++] = v;
+    return 0;
+}
+
+int aggregate_value_add(util_arena_t *a, aggregate_value_t *object, const char *key, size_t key_len, const aggregate_value_t *v)
+{
+    if (v == NULL || grow(a, object, sizeof(*object->u.members)) != 0)
+        return -1;
+    object->u.members[object->len++] = (aggregate_member_t){key, key_len, v};
+    return 0;
+}
+
+long aggregate_value_find(const aggregate_value_t *object, const char *key, size_t key_len)
+{
+    if (object == NULL || object->kind != AGGREGATE_VALUE_OBJECT)
+        return -1;
+    for (size_t i = 0; i < object->len; i++) {
+        const aggregate_member_t *m = &object->u.members[i];
+        if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+int aggregate_value_set(util_arena_t *a, aggregate_value_t *object, const char *key, size_t key_len, const aggregate_value_t *v)
+{
+    long i = aggregate_value_find(object, key, key_len);
+    if (i < 0)
+        return aggregate_value_add(a, object, key, key_len, v);
+    if (v == NULL)
+        return -1;
+    object->u.members[i].value = v;
+    return 0;
+}
+
+const aggregate_value_t *aggregate_value_get(const aggregate_value_t *object, const char *key, size_t key_len)
+{
+    long i = aggregate_value_find(object, key, key_len);
+    return i < 0 ? NULL : object->u.members[i].value;
+}
+
+aggregate_value_t *aggregate_value_copy(util_arena_t *a, const aggregate_value_t *v, size_t extra)
+{
+    size_t elem = v->kind == AGGREGATE_VALUE_OBJECT ? sizeof(aggregate_member_t) : sizeof(aggregate_value_t *);
+    aggregate_value_t *c = container(a, v->kind, v->len + extra, elem);
+    if (c == NULL)
+        return NULL;
+    if (v->len != 0)
+        memcpy((void *)c->u.items, (const void *)v->u.items, v->len * elem);
+    c->len = v->len;
+    return c;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Equality
+ */
+
+static int number_equal(const aggregate_value_t *x, const aggregate_value_t *y)
+{
+    if (x->len == y->len && memcmp(x->u.text, y->u.text, x->len) == 0)
+        return 1;
+    char *ex, *ey;
+    long long ix = strtoll(x->u.text, &ex, 10), iy = strtoll(y->u.text, &ey, 10);
+    if (*ex == '\0' && *ey == '\0')
+        return ix == iy;
+    return strtod(x->u.text, NULL) == strtod(y->u.text, NULL);
+}
+
+int aggregate_value_equal(const aggregate_value_t *x, const aggregate_value_t *y)
+{
+    if (x == y)
+        return 1;
+    if (x == NULL || y == NULL || x->kind != y->kind)
+        return 0;
+    switch (x->kind) {
+    case AGGREGATE_VALUE_NULL:
+    case AGGREGATE_VALUE_FALSE:
+    case AGGREGATE_VALUE_TRUE:
+        return 1;
+    case AGGREGATE_VALUE_NUMBER:
+        return number_equal(x, y);
+    case AGGREGATE_VALUE_STRING:
+        return x->len == y->len && memcmp(x->u.text, y->u.text, x->len) == 0;
+    case AGGREGATE_VALUE_ARRAY:
+        if (x->len != y->len)
+            return 0;
+        for (size_t i = 0; i < x->len; i++)
+            if (!aggregate_value_equal(x->u.items[i], y->u.items[i]))
+                return 0;
+        return 1;
+    case AGGREGATE_VALUE_OBJECT:
+        if (x->len != y->len)
+            return 0;
+        for (size_t i = 0; i < x->len; i++) {
+            const aggregate_member_t *m = &x->u.members[i];
+            if (!aggregate_value_equal(m->value, aggregate_value_get(y, m->key, m->key_len)))
+                return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Parsing
+ */
+
+typedef struct parser {
+    json_lex_t lx;
+    util_arena_t *a;
+    /* children of the open containers (item pointers or members), in the arena: grown by
+     * doubling, the outgrown block left behind (a malloc'd buffer cost a realloc per parse) */
+    uint8_t *stack;
+    size_t stack_len, stack_cap;
+    int nomem;
+} parser_t;
+
+static int stack_push(parser_t *p, const void *entry, size_t size)
+{
+    if (p->stack_cap - p->stack_len < size) {
+        size_t cap = p->stack_cap ? p->stack_cap * 2 : 1024;
+        uint8_t *grown = util_arena_alloc(p->a, cap);
+        if (grown == NULL) {
+            p->nomem = 1;
+            return -1;
+        }
+        if (p->stack_len != 0)
+            memcpy(grown, p->stack, p->stack_len);
+        p->stack = grown;
+        p->stack_cap = cap;
+    }
+    memcpy(p->stack + p->stack_len, entry, size);
+    p->stack_len += size;
+    return 0;
+}
+
+static uint64_t key_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Drops duplicate keys of |m| (|*n| members): the first position keeps the last value. Small
+ * objects are compared pairwise; larger ones through a hash table of member indexes. */
+static int dedupe(parser_t *p, aggregate_member_t *m, size_t *n)
+{
+    size_t count = *n, out = 0;
+    if (count < 2)
+        return 0;
+    if (count <= 16) {
+        for (size_t i = 0; i < count; i++) {
+            size_t k;
+            for (k = 0; k < out; k++)
+                if (m[k].key_len == m[i].key_len && memcmp(m[k].key, m[i].key, m[i].key_len) == 0)
+                    break;
+            if (k < out)
+                m[k].value = m[i].value;
+            else
+                m[out++] = m[i];
+        }
+        *n = out;
+        return 0;
+    }
+    size_t slots = 32;
+    while (slots < count * 2)
+        slots *= 2;
+    uint32_t *table = util_arena_alloc(p->a, slots * sizeof(*table)); /* member index + 1; 0 = empty */
+    if (table == NULL)
+        return -1;
+    memset(table, 0, slots * sizeof(*table));
+    for (size_t i = 0; i < count; i++) {
+        size_t s = (size_t)key_hash(m[i].key, m[i].key_len) & (slots - 1);
+        for (;;) {
+            if (table[s] == 0) {
+                m[out] = m[i];
+                table[s] = (uint32_t)++out;
+                break;
+            }
+            aggregate_member_t *e = &m[table[s] - 1];
+            if (e->key_len == m[i].key_len && memcmp(e->key, m[i].key, m[i].key_len) == 0) {
+                e->value = m[i].value;
+                break;
+            }
+            s = (s + 1) & (slots - 1);
+        }
+    }
+    *n = out;
+    return 0;
+}
+
+static const aggregate_value_t *parse_value(parser_t *p);
+
+static const aggregate_value_t *parse_object(parser_t *p)
+{
+    if (json_lex_object_begin(&p->lx) != 0)
+        return NULL;
+    size_t base = p->stack_len, count = 0;
+    json_str_t key;
+    int r;
+    while ((r = json_lex_object_next(&p->lx, &count, &key)) == 1) {
+        char *k = util_arena_strndup(p->a, key.s, key.len);
+        if (k == NULL) {
+            p->nomem = 1;
+            return NULL;
+        }
+        aggregate_member_t m = {k, key.len, NULL};
+        if ((m.value = parse_value(p)) == NULL || stack_push(p, &m, sizeof(m)) != 0)
+            return NULL;
+    }
+    if (r < 0)
+        return NULL;
+    size_t n = (p->stack_len - base) / sizeof(aggregate_member_t);
+    aggregate_value_t *o = aggregate_value_object(p->a, n);
+    if (o == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+    if (n != 0)
+        memcpy(o->u.members, p->stack + base, n * sizeof(aggregate_member_t));
+    p->stack_len = base;
+    if (dedupe(p, o->u.members, &n) != 0) {
+        p->nomem = 1;
+        return NULL;
+    }
+    o->len = n;
+    return o;
+}
+
+static const aggregate_value_t *parse_array(parser_t *p)
+{
+    if (json_lex_array_begin(&p->lx) != 0)
+        return NULL;
+    size_t base = p->stack_len, count = 0;
+    int r;
+    while ((r = json_lex_array_next(&p->lx, &count)) == 1) {
+        const aggregate_value_t *v = parse_value(p);
+        if (v == NULL || stack_push(p, &v, sizeof(v)) != 0)
+            return NULL;
+    }
+    if (r < 0)
+        return NULL;
+    size_t n = (p->stack_len - base) / sizeof(aggregate_value_t *);
+    aggregate_value_t *arr = aggregate_value_array(p->a, n);
+    if (arr == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+    if (n != 0)
+        memcpy((void *)arr->u.items, p->stack + base, n * sizeof(aggregate_value_t *));
+    arr->len = n;
+    p->stack_len = base;
+    return arr;
+}
+
+static const aggregate_value_t *parse_value(parser_t *p)
+{
+    json_str_t s;
+    const aggregate_value_t *v;
+    switch (json_lex_peek(&p->lx)) {
+    case JSON_KIND_OBJECT:
+        return parse_object(p);
+    case JSON_KIND_ARRAY:
+        return parse_array(p);
+    case JSON_KIND_STRING:
+        if (json_lex_string(&p->lx, &s) != 0)
+            return NULL;
+        v = aggregate_value_string(p->a, s.s, s.len);
+        break;
+    case JSON_KIND_NUMBER:
+        if (json_lex_number(&p->lx, &s) != 0)
+            return NULL;
+        v = aggregate_value_number(p->a, s.s, s.len);
+        break;
+    case JSON_KIND_TRUE:
+    case JSON_KIND_FALSE:
+    case JSON_KIND_NULL: {
+        json_kind_t k = json_lex_peek(&p->lx);
+        if (json_lex_literal(&p->lx, k) != 0)
+            return NULL;
+        return k == JSON_KIND_NULL ? &value_null : aggregate_value_bool(k == JSON_KIND_TRUE);
+    }
+    default:
+        json_lex_fail(&p->lx, p->lx.p == p->lx.end ? "unexpected end of input" : "expected a value");
+        return NULL;
+    }
+    if (v == NULL)
+        p->nomem = 1;
+    return v;
+}
+
+const aggregate_value_t *aggregate_value_parse(util_arena_t *a, const char *text, size_t len, util_error_t *err)
+{
+    parser_t p = {.a = a};
+    util_error_t local;
+    if (err == NULL)
+        err = &local;
+    json_lex_init(&p.lx, text, len, AGGREGATE_VALUE_MAX_DEPTH, err);
+    const aggregate_value_t *v = parse_value(&p);
+    if (v != NULL && json_lex_finish(&p.lx) != 0)
+        v = NULL;
+    if (v == NULL && p.nomem)
+        util_error_set(err, CODEC_ERR_NOMEM, "out of memory");
+    json_lex_dispose(&p.lx);
+    return v;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Writing
+ */
+
+void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v)
+{
+    switch (v->kind) {
+    case AGGREGATE_VALUE_NULL:
+        util_buf_append(out, "null", 4);
+        return;
+    case AGGREGATE_VALUE_FALSE:
+        util_buf_append(out, "false", 5);
+        return;
+    case AGGREGATE_VALUE_TRUE:
+        util_buf_append(out, "true", 4);
+        return;
+    case AGGREGATE_VALUE_NUMBER:
+        util_buf_append(out, v->u.text, v->len);
+        return;
+    case AGGREGATE_VALUE_STRING:
+        util_json_quote(out, v->u.text, v->len);
+        return;
+    case AGGREGATE_VALUE_ARRAY:
+        util_buf_putc(out, '[');
+        for (size_t i = 0; i < v->len; i++) {
+            if (i != 0)
+                util_buf_putc(out, ',');
+            aggregate_value_write(out, v->u.items[i]);
+        }
+        util_buf_putc(out, ']');
+        return;
+    case AGGREGATE_VALUE_OBJECT:
+        util_buf_putc(out, '{');
+        for (size_t i = 0; i < v->len; i++) {
+            if (i != 0)
+                util_buf_putc(out, ',');
+            util_json_quote(out, v->u.members[i].key, v->u.members[i].key_len);
+            util_buf_putc(out, ':');
+            aggregate_value_write(out, v->u.members[i].value);
+        }
+        util_buf_putc(out, '}');
+        return;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * From jansson
+ */
+
+const aggregate_value_t *aggregate_value_from_json(util_arena_t *a, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        return &value_null;
+    case JSON_TRUE:
+        return &value_true;
+    case JSON_FALSE:
+        return &value_false;
+    case JSON_INTEGER:
+        return aggregate_value_integer(a, (int64_t)json_integer_value(v));
+    case JSON_REAL: {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        const aggregate_value_t *n = text != NULL ? aggregate_value_number(a, text, strlen(text)) : NULL;
+        free(text);
+        return n;
+    }
+    case JSON_STRING:
+        return aggregate_value_string(a, json_string_value(v), json_string_length(v));
+    case JSON_ARRAY: {
+        aggregate_value_t *arr = aggregate_value_array(a, json_array_size(v));
+        for (size_t i = 0; arr != NULL && i < json_array_size(v); i++)
+            if (aggregate_value_append(a, arr, aggregate_value_from_json(a, json_array_get(v, i))) != 0)
+                return NULL;
+        return arr;
+    }
+    case JSON_OBJECT: {
+        aggregate_value_t *o = aggregate_value_object(a, json_object_size(v));
+        const char *key;
+        json_t *m;
+        json_object_foreach((json_t *)v, key, m)
+        {
+            char *k = o != NULL ? util_arena_strdup(a, key) : NULL;
+            if (k == NULL || aggregate_value_add(a, o, k, strlen(k), aggregate_value_from_json(a, m)) != 0)
+                return NULL;
+        }
+        return o;
+    }
+    }
+    return NULL;
+}
