@@ -1,11 +1,16 @@
 /*
  * call.c — one gRPC call of the shop backend, from the accepted call to its status.
  *
- * Each call runs on its own thread over a pluck completion queue bound to it (the shape of
- * grpc's own synchronous server), so a handler reads like straight-line code and a slow
- * call (x-test-delay-ms) never holds up another. Waiting is always a pluck: on the batch
- * just started, or on the call's RECV_CLOSE_ON_SERVER with a deadline, which is how a
- * delay ends early when the client cancels or the server shuts down.
+ * A call runs start to finish on one worker thread of main.c's pool, over a pluck completion
+ * queue bound to it (the shape of grpc's own synchronous server), so a handler reads like
+ * straight-line code and a slow call (x-test-delay-ms) never holds up another: no other call
+ * waits for that thread. Waiting is always a pluck: on the batch just started, or on the
+ * call's RECV_CLOSE_ON_SERVER with a deadline, which is how a delay ends early when the
+ * client cancels or the server shuts down. Every batch started is plucked before
+ * shop_call_run returns, so the queue is left empty for main.c to bind to a later call.
+ * A unary method's response is held back and sent in one batch with the status, so that
+ * headers, message and trailers leave in one write; a streaming method's messages go out
+ * as they are sent.
  *
  * The test hooks live here, not in the handlers, because they apply to every method:
  *   x-test-delay-ms          sleep before running the handler
@@ -58,6 +63,7 @@ struct shop_call {
 
     int initial_sent;
     int messages_sent;
+    grpc_byte_buffer *held; /* a unary method's response, sent in one batch with the status */
     int client_gone;
     int close_done;
     int close_cancelled;
@@ -213,15 +219,10 @@ static grpc_byte_buffer *call_pack(const ProtobufCMessage *m)
     return bb;
 }
 
-int shop_call_send(shop_call_t *c, const ProtobufCMessage *message)
+/* Sends |bb| (with the initial metadata before the first message) and destroys it. Returns
+ * 0, or -1 when the client went away. */
+static int call_send_now(shop_call_t *c, grpc_byte_buffer *bb)
 {
-    if (c->failed || c->client_gone || c->close_done)
-        return -1;
-    grpc_byte_buffer *bb = call_pack(message);
-    if (bb == NULL) {
-        shop_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory packing the response");
-        return -1;
-    }
     grpc_op ops[2];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
@@ -241,6 +242,33 @@ int shop_call_send(shop_call_t *c, const ProtobufCMessage *message)
         c->client_gone = 1;
         return -1;
     }
+    return 0;
+}
+
+int shop_call_send(shop_call_t *c, const ProtobufCMessage *message)
+{
+    if (c->failed || c->client_gone || c->close_done)
+        return -1;
+    grpc_byte_buffer *bb = call_pack(message);
+    if (bb == NULL) {
+        shop_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory packing the response");
+        return -1;
+    }
+    /* A unary response waits for the status so that headers, message and trailers leave in
+     * one write (one sendmsg instead of two, and one read for the client). */
+    if (c->held != NULL) {
+        grpc_byte_buffer *earlier = c->held;
+        c->held = NULL;
+        if (call_send_now(c, earlier) != 0) {
+            c->messages_sent--;
+            grpc_byte_buffer_destroy(bb);
+            return -1;
+        }
+    }
+    if (!c->method->server_streaming)
+        c->held = bb;
+    else if (call_send_now(c, bb) != 0)
+        return -1;
     c->messages_sent++;
     if (c->abort_after >= 0 && c->messages_sent >= c->abort_after) {
         char text[96];
@@ -328,10 +356,10 @@ static void call_finish(shop_call_t *c)
         }
     }
 
-    grpc_op ops[2];
+    grpc_op ops[3];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
-    if (!c->initial_sent && !c->failed) {
+    if (!c->initial_sent && (!c->failed || c->held != NULL)) {
         ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
         ops[n].data.send_initial_metadata.count = c->n_echo;
         ops[n].data.send_initial_metadata.metadata = c->echo;
@@ -344,6 +372,11 @@ static void call_finish(shop_call_t *c)
         for (size_t i = 0; i < c->n_echo; i++)
             trailers[n_trailers++] = c->echo[i];
     }
+    if (c->held != NULL) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = c->held;
+        n++;
+    }
     grpc_slice message = grpc_slice_from_copied_string(c->failed ? c->message : "");
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = c->failed ? c->code : GRPC_STATUS_OK;
@@ -351,8 +384,13 @@ static void call_finish(shop_call_t *c)
     ops[n].data.send_status_from_server.trailing_metadata = trailers;
     ops[n].data.send_status_from_server.trailing_metadata_count = n_trailers;
     n++;
-    if (!c->close_done && !c->client_gone)
-        (void)call_batch(c, ops, n);
+    int sent = !c->close_done && !c->client_gone && call_batch(c, ops, n) == 1;
+    if (c->held != NULL) {
+        if (!sent)
+            c->messages_sent--; /* the held response never left */
+        grpc_byte_buffer_destroy(c->held);
+        c->held = NULL;
+    }
     grpc_slice_unref(message);
     grpc_slice_unref(details_bin);
 
@@ -522,8 +560,9 @@ static void call_log(shop_call_t *c, const struct timespec *t0)
 void shop_call_run(shop_call_start_t *start, const shop_config_t *config)
 {
     shop_call_t *c = calloc(1, sizeof *c);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec t0 = {0};
+    if (!config->quiet) /* only the log line needs it */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
     if (c == NULL) {
         grpc_call_cancel_with_status(start->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
         grpc_call_unref(start->call);
@@ -586,8 +625,4 @@ void shop_call_run(shop_call_start_t *start, const shop_config_t *config)
 free_start:
     grpc_call_details_destroy(&start->details);
     grpc_metadata_array_destroy(&start->metadata);
-    grpc_completion_queue_shutdown(start->cq);
-    while (grpc_completion_queue_pluck(start->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(start->cq);
 }

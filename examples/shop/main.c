@@ -6,14 +6,20 @@
  *                [--grace-ms N] [--max-calls N] [--quiet]
  *
  * The main thread keeps a few grpc_server_request_call requests outstanding on one
- * notification queue; each accepted call gets a fresh pluck queue and a thread of its own
- * (call.c). This is grpc's synchronous-server shape, chosen over one async loop because a
- * test backend must never let a deliberately slow call delay the others, and a thread per
- * call is the simplest way to get that in C (grpc_alarm is C++ only).
+ * notification queue, each bound to its own pluck queue, and hands every accepted call to a
+ * pool of worker threads that run one call at a time, start to finish (call.c). This is
+ * grpc's synchronous-server shape, chosen over one async loop because a test backend must
+ * never let a deliberately slow call delay the others (grpc_alarm is C++ only): so a call
+ * never waits in a queue. It goes to the worker that went idle last, or, when none is idle,
+ * to a new worker; --max-calls caps the calls running, and calls beyond it are refused with
+ * RESOURCE_EXHAUSTED. Workers outlive their calls because a thread per call cost more than
+ * the call itself; past SHOP_IDLE_KEEP idle ones, a worker idle for SHOP_IDLE_EXIT_MS exits.
+ * Pluck queues are kept and bound to later calls for the same reason.
  *
  * SIGTERM/SIGINT: a signal thread (sigwait) raises a flag; the main loop then stops
  * accepting (grpc_server_shutdown_and_notify), lets in-flight calls run for --grace-ms,
- * cancels what is left, waits for every call thread, tears grpc down and exits 0.
+ * cancels what is left, waits for every call to end and every worker to exit, tears grpc
+ * down and exits 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -30,20 +36,48 @@
 #include "shop.h"
 
 #define SHOP_SLOTS 16
+#define SHOP_IDLE_KEEP 4       /* idle workers that stay however long they wait */
+#define SHOP_IDLE_EXIT_MS 5000 /* an idle worker beyond those exits after this long without a call */
+#define SHOP_SPARE_CQS 64      /* pluck queues kept for reuse */
 
 typedef struct shop_slot {
     shop_call_start_t start;
 } shop_slot_t;
 
+/* A pool thread. It is either running a call, or idle on the idle list waiting on |wake|
+ * until dispatch() hands it the next one through |start|. When its thread exits the struct
+ * goes on the spare list for the next worker_spawn(), and is freed only by pool_stop(): so
+ * dispatch() may signal |wake| after letting go of the mutex (signalling under it makes the
+ * woken thread, which shares the CPU, run at once only to block on the mutex: two context
+ * switches per call for nothing). */
 typedef struct shop_worker {
+    struct shop_worker *idle_prev, *idle_next; /* idle list, or (idle_next only) spare list */
+    pthread_cond_t wake;
+    int has_call; /* |start| holds a call this worker has not picked up yet */
     shop_call_start_t start;
     const shop_config_t *config;
 } shop_worker_t;
 
+/* Everything below is guarded by |mutex|. The idle list is a stack: dispatch() takes the
+ * worker that went idle last, so under a steady load the same few threads stay warm and the
+ * ones at the bottom are left alone long enough to time out. */
+static struct {
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;       /* a call ended or a worker exited (main waits on it at shutdown) */
+    pthread_condattr_t wake_attr; /* CLOCK_MONOTONIC, for the idle timeout */
+    shop_worker_t *idle_head;
+    shop_worker_t *spare; /* structs of workers that exited */
+    /* Pluck queues of finished calls, for slot_arm() to bind the next call to: creating and
+     * destroying one per call cost about 4% of the backend's CPU. */
+    grpc_completion_queue *spare_cqs[SHOP_SPARE_CQS];
+    int n_spare_cqs;
+    int idle;         /* workers on the idle list */
+    int threads;      /* workers alive */
+    int active_calls; /* calls admitted and not yet finished: what --max-calls caps */
+    int stopping;     /* set once no call is left: idle workers exit */
+} pool = {.mutex = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
+
 static atomic_int stop_requested;
-static pthread_mutex_t active_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t active_cond = PTHREAD_COND_INITIALIZER;
-static int active_calls;
 
 static void usage(FILE *out)
 {
@@ -82,33 +116,184 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
+/* ---- the worker pool -------------------------------------------------------------------- */
+
+/* Caller holds pool.mutex. */
+static void idle_push(shop_worker_t *w)
+{
+    w->idle_prev = NULL;
+    w->idle_next = pool.idle_head;
+    if (pool.idle_head != NULL)
+        pool.idle_head->idle_prev = w;
+    pool.idle_head = w;
+    pool.idle++;
+}
+
+/* Caller holds pool.mutex. */
+static void idle_remove(shop_worker_t *w)
+{
+    if (w->idle_prev != NULL)
+        w->idle_prev->idle_next = w->idle_next;
+    else
+        pool.idle_head = w->idle_next;
+    if (w->idle_next != NULL)
+        w->idle_next->idle_prev = w->idle_prev;
+    w->idle_prev = w->idle_next = NULL;
+    pool.idle--;
+}
+
+static struct timespec deadline_after_ms(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
+/* Shuts an empty pluck queue down and destroys it. */
+static void cq_destroy(grpc_completion_queue *cq)
+{
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+}
+
+/* A pluck queue for the next call: a spare one, or a new one. */
+static grpc_completion_queue *cq_take(void)
+{
+    grpc_completion_queue *cq = NULL;
+    pthread_mutex_lock(&pool.mutex);
+    if (pool.n_spare_cqs > 0)
+        cq = pool.spare_cqs[--pool.n_spare_cqs];
+    pthread_mutex_unlock(&pool.mutex);
+    return cq != NULL ? cq : grpc_completion_queue_create_for_pluck(NULL);
+}
+
+/* Runs the call it was created with, then every call dispatch() hands it, until it has been
+ * idle for SHOP_IDLE_EXIT_MS while SHOP_IDLE_KEEP others are idle too, or the pool stops. */
 static void *worker_main(void *arg)
 {
     shop_worker_t *w = arg;
-    shop_call_run(&w->start, w->config);
-    free(w);
-    pthread_mutex_lock(&active_mutex);
-    active_calls--;
-    pthread_cond_broadcast(&active_cond);
-    pthread_mutex_unlock(&active_mutex);
+    pthread_mutex_lock(&pool.mutex);
+    for (;;) {
+        if (w->has_call) {
+            shop_call_start_t start = w->start;
+            w->has_call = 0;
+            pthread_mutex_unlock(&pool.mutex);
+            shop_call_run(&start, w->config);
+            grpc_completion_queue *extra = NULL;
+            pthread_mutex_lock(&pool.mutex);
+            if (pool.n_spare_cqs < SHOP_SPARE_CQS)
+                pool.spare_cqs[pool.n_spare_cqs++] = start.cq;
+            else
+                extra = start.cq;
+            pool.active_calls--;
+            pthread_cond_broadcast(&pool.changed);
+            if (extra != NULL) {
+                pthread_mutex_unlock(&pool.mutex);
+                cq_destroy(extra);
+                pthread_mutex_lock(&pool.mutex);
+            }
+            continue;
+        }
+        if (pool.stopping)
+            break;
+        idle_push(w);
+        struct timespec deadline = deadline_after_ms(SHOP_IDLE_EXIT_MS);
+        int timed_out = 0;
+        while (!w->has_call && !pool.stopping && !timed_out)
+            timed_out = pthread_cond_timedwait(&w->wake, &pool.mutex, &deadline) == ETIMEDOUT;
+        if (w->has_call)
+            continue; /* dispatch() took it off the idle list */
+        idle_remove(w);
+        if (!pool.stopping && pool.idle < SHOP_IDLE_KEEP)
+            continue;
+        break;
+    }
+    w->idle_next = pool.spare;
+    pool.spare = w;
+    pool.threads--;
+    pthread_cond_broadcast(&pool.changed);
+    pthread_mutex_unlock(&pool.mutex);
     return NULL;
+}
+
+/* Starts a worker whose first call is |start|. Caller holds pool.mutex. Returns 0, or -1
+ * when no thread could be made. */
+static int worker_spawn(const shop_call_start_t *start, const shop_config_t *config)
+{
+    shop_worker_t *w = pool.spare;
+    if (w != NULL) {
+        pool.spare = w->idle_next;
+    } else {
+        w = calloc(1, sizeof *w);
+        if (w == NULL)
+            return -1;
+        if (pthread_cond_init(&w->wake, &pool.wake_attr) != 0) {
+            free(w);
+            return -1;
+        }
+    }
+    w->idle_prev = w->idle_next = NULL;
+    w->start = *start;
+    w->has_call = 1;
+    w->config = config;
+    pthread_t tid;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&tid, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        w->has_call = 0;
+        w->idle_next = pool.spare;
+        pool.spare = w;
+        return -1;
+    }
+    pool.threads++;
+    return 0;
+}
+
+/* Waits until every call has ended, then makes every worker exit and waits for them. */
+static void pool_stop(void)
+{
+    pthread_mutex_lock(&pool.mutex);
+    while (pool.active_calls > 0)
+        pthread_cond_wait(&pool.changed, &pool.mutex);
+    pool.stopping = 1;
+    for (shop_worker_t *w = pool.idle_head; w != NULL; w = w->idle_next)
+        pthread_cond_signal(&w->wake);
+    while (pool.threads > 0)
+        pthread_cond_wait(&pool.changed, &pool.mutex);
+    while (pool.spare != NULL) {
+        shop_worker_t *w = pool.spare;
+        pool.spare = w->idle_next;
+        pthread_cond_destroy(&w->wake);
+        free(w);
+    }
+    while (pool.n_spare_cqs > 0)
+        cq_destroy(pool.spare_cqs[--pool.n_spare_cqs]);
+    pthread_mutex_unlock(&pool.mutex);
 }
 
 static void start_free(shop_call_start_t *s)
 {
     grpc_call_details_destroy(&s->details);
     grpc_metadata_array_destroy(&s->metadata);
-    grpc_completion_queue_shutdown(s->cq);
-    while (grpc_completion_queue_pluck(s->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(s->cq);
+    cq_destroy(s->cq);
     memset(s, 0, sizeof *s);
 }
 
 static int slot_arm(shop_slot_t *slot, grpc_server *server, grpc_completion_queue *notify)
 {
     memset(&slot->start, 0, sizeof slot->start);
-    slot->start.cq = grpc_completion_queue_create_for_pluck(NULL);
+    slot->start.cq = cq_take();
     grpc_call_details_init(&slot->start.details);
     grpc_metadata_array_init(&slot->start.metadata);
     grpc_call_error err = grpc_server_request_call(server, &slot->start.call, &slot->start.details, &slot->start.metadata,
@@ -121,34 +306,30 @@ static int slot_arm(shop_slot_t *slot, grpc_server *server, grpc_completion_queu
     return 0;
 }
 
-/* Hands an accepted call to a new thread, or refuses it when too many are running. */
+/* Hands an accepted call to the idle worker that went idle last, or to a new worker when none
+ * is idle (a call never waits behind another), or refuses it when --max-calls are running. */
 static void dispatch(shop_slot_t *slot, const shop_config_t *config)
 {
-    pthread_mutex_lock(&active_mutex);
-    int admitted = active_calls < config->max_calls;
-    if (admitted)
-        active_calls++;
-    pthread_mutex_unlock(&active_mutex);
-
-    shop_worker_t *w = admitted ? malloc(sizeof *w) : NULL;
-    pthread_t tid;
-    pthread_attr_t attr;
-    if (w != NULL) {
-        w->start = slot->start;
-        w->config = config;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&tid, &attr, worker_main, w);
-        pthread_attr_destroy(&attr);
-        if (rc == 0)
-            return;
-        free(w);
-    }
+    pthread_mutex_lock(&pool.mutex);
+    int admitted = pool.active_calls < config->max_calls;
     if (admitted) {
-        pthread_mutex_lock(&active_mutex);
-        active_calls--;
-        pthread_mutex_unlock(&active_mutex);
+        pool.active_calls++;
+        shop_worker_t *w = pool.idle_head;
+        if (w != NULL) {
+            idle_remove(w);
+            w->start = slot->start;
+            w->has_call = 1;
+            pthread_mutex_unlock(&pool.mutex);
+            pthread_cond_signal(&w->wake);
+            return;
+        }
+        if (worker_spawn(&slot->start, config) == 0) {
+            pthread_mutex_unlock(&pool.mutex);
+            return;
+        }
+        pool.active_calls--;
     }
+    pthread_mutex_unlock(&pool.mutex);
     fprintf(stderr, "shop-backend: refusing a call: %d calls already running\n", config->max_calls);
     grpc_call_cancel_with_status(slot->start.call, GRPC_STATUS_RESOURCE_EXHAUSTED, "shop-backend: too many concurrent calls", NULL);
     grpc_call_unref(slot->start.call);
@@ -233,6 +414,8 @@ int main(int argc, char **argv)
     }
     pthread_detach(sig_tid);
 
+    pthread_condattr_init(&pool.wake_attr);
+    pthread_condattr_setclock(&pool.wake_attr, CLOCK_MONOTONIC);
     grpc_init();
     grpc_server *server = grpc_server_create(NULL, NULL);
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
@@ -275,9 +458,9 @@ int main(int argc, char **argv)
             grpc_server_shutdown_and_notify(server, cq, &shutdown_tag);
         }
         if (shutting_down && !cancelled && now_ms() - shutdown_at >= config.grace_ms) {
-            pthread_mutex_lock(&active_mutex);
-            int left = active_calls;
-            pthread_mutex_unlock(&active_mutex);
+            pthread_mutex_lock(&pool.mutex);
+            int left = pool.active_calls;
+            pthread_mutex_unlock(&pool.mutex);
             fprintf(stderr, "shop-backend: grace period over, cancelling %d calls\n", left);
             grpc_server_cancel_all_calls(server);
             cancelled = 1;
@@ -295,10 +478,7 @@ int main(int argc, char **argv)
             slot_arm(slot, server, cq);
     }
 
-    pthread_mutex_lock(&active_mutex);
-    while (active_calls > 0)
-        pthread_cond_wait(&active_cond, &active_mutex);
-    pthread_mutex_unlock(&active_mutex);
+    pool_stop();
     grpc_server_destroy(server);
     grpc_completion_queue_shutdown(cq);
     for (;;) {

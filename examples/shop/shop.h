@@ -1,10 +1,11 @@
 /*
  * shop.h — internal interface of the example shop backend (examples/shop/shop-backend).
  *
- * The backend is a plain gRPC server on grpc core's C API: main.c accepts calls and gives
- * each one a thread (call.c), which reads the request, applies the test hooks carried in
- * request metadata, and runs the method's handler (price_service.c, price_csv.c,
- * stock_service.c) over the in-memory catalog (catalog.c). A handler only sees a
+ * The backend is a plain gRPC server on grpc core's C API: main.c accepts calls and hands
+ * each one to an idle worker thread of its pool, or to a new one, so that calls never wait
+ * for each other. The worker runs the call (call.c): reads the request, applies the test
+ * hooks carried in request metadata, and runs the method's handler (price_service.c,
+ * price_csv.c, stock_service.c) over the in-memory catalog (catalog.c). A handler only sees a
  * shop_call_t: it sends messages with shop_call_send() and ends with an error through
  * shop_call_fail*(); returning without a failure ends the call with OK. Nothing here is
  * portico code: the backend is what the gateway is tested against, so it shares no code
@@ -28,7 +29,7 @@
 typedef struct shop_config {
     int watch_interval_ms; /* WatchPrice default delay between updates */
     int grace_ms;          /* on SIGTERM, how long in-flight calls may run before cancel */
-    int max_calls;         /* concurrent calls (threads); more get RESOURCE_EXHAUSTED */
+    int max_calls;         /* concurrent calls (each holds a worker thread); more get RESOURCE_EXHAUSTED */
     int quiet;             /* no per-call log lines */
 } shop_config_t;
 
@@ -52,7 +53,8 @@ typedef struct shop_method {
     int server_streaming;
 } shop_method_t;
 
-/* Owns everything grpc_server_request_call filled in; the call thread frees it. */
+/* What grpc_server_request_call filled in. shop_call_run frees it all but |cq|, which stays
+ * with main.c and is bound to a later call. */
 typedef struct shop_call_start {
     grpc_call *call;
     grpc_completion_queue *cq; /* pluck queue bound to |call| */
@@ -60,12 +62,15 @@ typedef struct shop_call_start {
     grpc_metadata_array metadata;
 } shop_call_start_t;
 
-/* Runs one call to completion on the calling thread and frees |start|'s contents. */
+/* Runs one call to completion on the calling thread, releases the call and frees |start|'s
+ * details and metadata. |start->cq| is left empty (every batch plucked), still owned by the
+ * caller. */
 void shop_call_run(shop_call_start_t *start, const shop_config_t *config);
 
 /* Sends one response message (with the initial metadata before the first). Returns 0, or -1
  * when the call is over: the client went away, or the x-test-abort-after hook fired (the
- * call's status is then already set). A handler stops sending after -1. */
+ * call's status is then already set). A handler stops sending after -1. A unary method's
+ * message is held and goes out with the status when the handler returns. */
 int shop_call_send(shop_call_t *call, const ProtobufCMessage *message);
 
 /* Ends the call with |code| and a printf-style message; the first failure wins. */
