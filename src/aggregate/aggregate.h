@@ -59,6 +59,7 @@ enum {
 typedef struct aggregate_path {
     const char *text; /* as written */
     const char *const *segs;
+    const size_t *seg_lens; /* strlen of each segment, computed once at load */
     size_t n;
 } aggregate_path_t;
 

@@ -21,10 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int seg_is(const aggregate_member_t *m, const char *seg)
+static int seg_is(const aggregate_member_t *m, const aggregate_path_t *p, size_t i)
 {
-    size_t n = strlen(seg);
-    return m->key_len == n && memcmp(m->key, seg, n) == 0;
+    return m->key_len == p->seg_lens[i] && memcmp(m->key, p->segs[i], m->key_len) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -74,7 +73,7 @@ static const aggregate_value_t *allow_rec(allow_ctx_t *x, const aggregate_value_
         const aggregate_member_t *mem = &v->u.members[m];
         size_t n_sub = 0;
         for (size_t i = 0; i < n_active; i++)
-            if (seg_is(mem, x->paths[active[i]].segs[depth]))
+            if (seg_is(mem, &x->paths[active[i]], depth))
                 sub[n_sub++] = active[i];
         if (n_sub == 0)
             continue;
@@ -156,7 +155,7 @@ static const aggregate_value_t *deny_rec(util_arena_t *a, const aggregate_value_
         return map_array(a, v, deny_rec, p, depth, unused);
     if (v->kind != AGGREGATE_VALUE_OBJECT)
         return v;
-    long idx = aggregate_value_find(v, p->segs[depth], strlen(p->segs[depth]));
+    long idx = aggregate_value_find(v, p->segs[depth], p->seg_lens[depth]);
     if (idx < 0)
         return v;
     if (depth + 1 == p->n)
@@ -176,7 +175,7 @@ const aggregate_value_t *aggregate_json_deny(util_arena_t *a, const aggregate_va
 /* Object |v| without the member at p->segs[depth..] (walked through objects only). */
 static const aggregate_value_t *without_path(util_arena_t *a, const aggregate_value_t *v, const aggregate_path_t *p, size_t depth)
 {
-    long idx = aggregate_value_find(v, p->segs[depth], strlen(p->segs[depth]));
+    long idx = aggregate_value_find(v, p->segs[depth], p->seg_lens[depth]);
     if (idx < 0)
         return v;
     if (depth + 1 == p->n)
@@ -193,11 +192,10 @@ static const aggregate_value_t *move_at(util_arena_t *a, const aggregate_value_t
 {
     const aggregate_value_t *parent = v;
     for (size_t i = depth; i + 1 < r->from.n && parent != NULL; i++)
-        parent = aggregate_value_get(parent, r->from.segs[i], strlen(r->from.segs[i]));
+        parent = aggregate_value_get(parent, r->from.segs[i], r->from.seg_lens[i]);
     if (!aggregate_value_is(parent, AGGREGATE_VALUE_OBJECT))
         return v;
-    const char *last = r->from.segs[r->from.n - 1];
-    const aggregate_value_t *val = aggregate_value_get(parent, last, strlen(last));
+    const aggregate_value_t *val = aggregate_value_get(parent, r->from.segs[r->from.n - 1], r->from.seg_lens[r->from.n - 1]);
     if (val == NULL)
         return v;
     const aggregate_value_t *rest = without_path(a, v, &r->from, depth);
@@ -214,7 +212,7 @@ static const aggregate_value_t *rename_rec(util_arena_t *a, const aggregate_valu
         return v;
     if (depth == prefix)
         return move_at(a, v, r, depth);
-    long idx = aggregate_value_find(v, r->from.segs[depth], strlen(r->from.segs[depth]));
+    long idx = aggregate_value_find(v, r->from.segs[depth], r->from.seg_lens[depth]);
     if (idx < 0)
         return v;
     const aggregate_value_t *child = v->u.members[idx].value;

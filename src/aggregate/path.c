@@ -60,8 +60,16 @@ int aggregate_path_parse(util_arena_t *a, const char *text, aggregate_path_t *ou
         return -1;
     }
     copy[o] = '\0';
+    size_t *lens = util_arena_alloc(a, n * sizeof(*lens));
+    if (lens == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(segs[i]);
     out->text = util_arena_strdup(a, text);
     out->segs = segs;
+    out->seg_lens = lens;
     out->n = n;
     return out->text == NULL ? -1 : 0;
 }
@@ -87,7 +95,7 @@ const aggregate_value_t *aggregate_path_get(const aggregate_value_t *root, const
     const aggregate_value_t *v = root;
     for (size_t i = first; i < p->n && v != NULL; i++) {
         if (v->kind == AGGREGATE_VALUE_OBJECT) {
-            const aggregate_value_t *next = aggregate_value_get(v, p->segs[i], strlen(p->segs[i]));
+            const aggregate_value_t *next = aggregate_value_get(v, p->segs[i], p->seg_lens[i]);
             if (next == NULL && alt != NULL && alt[i] != NULL)
                 next = aggregate_value_get(v, alt[i], strlen(alt[i]));
             v = next;
@@ -107,7 +115,7 @@ const aggregate_value_t *aggregate_path_set(util_arena_t *a, const aggregate_val
     if (!aggregate_value_is(root, AGGREGATE_VALUE_OBJECT) || first >= p->n || value == NULL)
         return NULL;
     const char *key = p->segs[first];
-    size_t key_len = strlen(key);
+    size_t key_len = p->seg_lens[first];
     const aggregate_value_t *child = value;
     if (first + 1 < p->n) {
         const aggregate_value_t *old = aggregate_value_get(root, key, key_len);

@@ -583,6 +583,8 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: out of memory"), 500);
         return;
     }
+    util_buf_reserve(&b->text, 512);
+    util_buf_reserve(&b->path, 256);
     if (build_request(run, call, b) != 0) {
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: %s", b->why ? b->why : "cannot build the request"), b->why_status);
         built_dispose(b);

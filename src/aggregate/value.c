@@ -8,6 +8,7 @@
  */
 #include "aggregate/value.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,9 +168,12 @@ static int number_equal(const aggregate_value_t *x, const aggregate_value_t *y)
     if (x->len == y->len && memcmp(x->u.text, y->u.text, x->len) == 0)
         return 1;
     char *ex, *ey;
+    errno = 0;
     long long ix = strtoll(x->u.text, &ex, 10), iy = strtoll(y->u.text, &ey, 10);
+    /* strtoll clamps what is past int64 to its ends; JSON integers have one spelling (no
+     * leading zeros, and -0 is within range), so two integers whose texts differ differ */
     if (*ex == '\0' && *ey == '\0')
-        return ix == iy;
+        return errno != ERANGE && ix == iy;
     return strtod(x->u.text, NULL) == strtod(y->u.text, NULL);
 }
 
@@ -491,11 +495,12 @@ const aggregate_value_t *aggregate_value_from_json(util_arena_t *a, const json_t
     case JSON_OBJECT: {
         aggregate_value_t *o = aggregate_value_object(a, json_object_size(v));
         const char *key;
+        size_t key_len;
         json_t *m;
-        json_object_foreach((json_t *)v, key, m)
+        json_object_keylen_foreach((json_t *)v, key, key_len, m)
         {
-            char *k = o != NULL ? util_arena_strdup(a, key) : NULL;
-            if (k == NULL || aggregate_value_add(a, o, k, strlen(k), aggregate_value_from_json(a, m)) != 0)
+            char *k = o != NULL ? util_arena_strndup(a, key, key_len) : NULL;
+            if (k == NULL || aggregate_value_add(a, o, k, key_len, aggregate_value_from_json(a, m)) != 0)
                 return NULL;
         }
         return o;

@@ -82,6 +82,7 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
     } else {
         util_error_t err;
         codec_options_t opt = {0};
+        util_buf_reserve(&json, c->message.len * 3 + 256); /* typical JSON size: one allocation */
         if (codec_pb_to_json(c->cw->gw->gateway->registry, c->method->output, c->message.data, c->message.len, &opt, &json, &err) !=
             0) {
             snprintf(why, sizeof(why), "cannot print the reply: %s", err.message);

@@ -3,14 +3,22 @@
  */
 #include "util/json_quote.h"
 
+/* 1 for the bytes that need an escape: controls, '"', '\\' and DEL. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 void util_json_quote(util_buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    util_buf_putc(out, '"');
+    if (util_buf_reserve(out, len + 2) != 0) /* the common case, no escapes, in one reservation */
+        return;
+    out->data[out->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+        if (!needs_escape[c])
             continue;
         util_buf_append(out, s + run, i - run);
         run = i + 1;
