@@ -72,8 +72,7 @@ struct aggregate_run {
     aggregate_result_t result;
     aggregate_part_t *parts;
     const aggregate_value_t *doc;
-    util_buf_t body;
-    char *meta_value;
+    char *meta_value; /* in the arena */
 };
 
 const char *aggregate_part_status_name(aggregate_part_status_t s)
@@ -199,6 +198,15 @@ static int input_headers(util_arena_t *a, aggregate_value_t *h, const aggregate_
         }
     }
     return 0;
+}
+
+/* Zeroed memory from the run's (raw) arena. */
+static void *arena_calloc(util_arena_t *a, size_t size)
+{
+    void *p = util_arena_alloc(a, size);
+    if (p != NULL)
+        memset(p, 0, size);
+    return p;
 }
 
 static int input_build(aggregate_run_t *run, const aggregate_request_t *in)
@@ -578,7 +586,7 @@ static void on_call_timeout(void *arg)
 static void call_start(aggregate_run_t *run, run_call_t *c)
 {
     const aggregate_call_t *call = c->call;
-    built_t *b = calloc(1, sizeof(*b));
+    built_t *b = arena_calloc(&run->arena, sizeof(*b)); /* the arena outlives the call's start */
     if (b == NULL) {
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: out of memory"), 500);
         return;
@@ -588,7 +596,6 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
     if (build_request(run, call, b) != 0) {
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: %s", b->why ? b->why : "cannot build the request"), b->why_status);
         built_dispose(b);
-        free(b);
         return;
     }
     if (call->cache_ttl_ms != 0 && run->tr.cache != NULL && (c->cache_key = cache_key(call, b)) != NULL) {
@@ -602,7 +609,6 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
             c->status = AGGREGATE_PART_RUNNING;
             call_ok(c, hit);
             built_dispose(b);
-            free(b);
             return;
         }
     }
@@ -613,7 +619,6 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
     if (c->status == AGGREGATE_PART_RUNNING)
         c->handle = handle;
     built_dispose(b);
-    free(b);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -737,8 +742,9 @@ static void finish(aggregate_run_t *run)
         }
     }
 
-    /* parts and the header */
-    util_buf_t hv = UTIL_BUF_INIT;
+    /* parts and the header (text built in the thread's scratch buffer, kept in the arena) */
+    util_buf_t fallback = UTIL_BUF_INIT, *scratch = util_buf_scratch();
+    util_buf_t *hv = scratch != NULL ? scratch : &fallback;
     for (size_t i = 0; i < ep->n_calls; i++) {
         run_call_t *c = &run->calls[i];
         aggregate_part_t *p = &run->parts[i];
@@ -748,14 +754,12 @@ static void finish(aggregate_run_t *run)
         p->from_cache = c->from_cache;
         p->text = c->status == AGGREGATE_PART_ERROR && c->text != NULL ? c->text : aggregate_part_status_name(c->status);
         if (i != 0)
-            util_buf_append(&hv, ", ", 2);
-        util_buf_puts(&hv, p->name);
-        util_buf_putc(&hv, '=');
-        util_buf_puts(&hv, aggregate_part_status_name(c->status));
+            util_buf_append(hv, ", ", 2);
+        util_buf_puts(hv, p->name);
+        util_buf_putc(hv, '=');
+        util_buf_puts(hv, aggregate_part_status_name(c->status));
     }
-    util_buf_putc(&hv, '\0');
-    run->meta_value = util_buf_failed(&hv) ? NULL : (char *)util_buf_release(&hv, &(size_t){0});
-    util_buf_dispose(&hv);
+    run->meta_value = util_buf_failed(hv) ? NULL : util_arena_strndup(&run->arena, (const char *)hv->data, hv->len);
 
     int status = 200;
     const aggregate_value_t *doc;
@@ -786,19 +790,23 @@ static void finish(aggregate_run_t *run)
         doc = aggregate_value_object(&run->arena, 0);
     }
     run->doc = doc;
-    if (doc != NULL) {
-        util_buf_reserve(&run->body, 4096); /* one allocation for the usual document */
-        aggregate_value_write(&run->body, doc);
-    }
-    if (doc == NULL || util_buf_failed(&run->body)) {
+    util_buf_t *text = hv;
+    text->len = 0;
+    if (doc != NULL)
+        aggregate_value_write(text, doc);
+    char *body = doc != NULL && !util_buf_failed(text) ? util_arena_strndup(&run->arena, (const char *)text->data, text->len) : NULL;
+    size_t body_len = text->len;
+    util_buf_dispose(&fallback);
+    if (body == NULL) {
         status = 500;
-        run->body.len = 0;
+        body = "{}";
+        body_len = 2;
     }
 
     run->result.http_status = status;
     run->result.document = doc;
-    run->result.body = run->body.len ? (const char *)run->body.data : "{}";
-    run->result.body_len = run->body.len ? run->body.len : 2;
+    run->result.body = body;
+    run->result.body_len = body_len;
     run->result.meta_header = ep->meta_header;
     run->result.meta_header_value = ep->meta_header && run->meta_value ? run->meta_value : NULL;
     if (run->result.meta_header_value == NULL)
@@ -816,11 +824,7 @@ static void run_free(aggregate_run_t *run)
     }
     util_arena_dispose(&run->arena);
     free(run->input_error);
-    util_buf_dispose(&run->body);
-    free(run->meta_value);
-    free(run->parts);
-    free(run->raws);
-    free(run->calls);
+
     free(run);
 }
 
@@ -867,16 +871,12 @@ aggregate_run_t *aggregate_run_start(const aggregate_endpoint_t *ep, const aggre
     run->tr = *transport;
     run->done = done;
     run->done_ctx = ctx;
-    run->calls = calloc(ep->n_calls, sizeof(*run->calls));
-    run->raws = calloc(ep->n_calls, sizeof(*run->raws));
-    run->parts = calloc(ep->n_calls, sizeof(*run->parts));
+    run->calls = arena_calloc(&run->arena, ep->n_calls * sizeof(*run->calls));
+    run->raws = arena_calloc(&run->arena, ep->n_calls * sizeof(*run->raws));
+    run->parts = arena_calloc(&run->arena, ep->n_calls * sizeof(*run->parts));
     if (run->calls == NULL || run->raws == NULL || run->parts == NULL || input_build(run, in) != 0) {
-        free(run->calls);
-        run->calls = NULL;
         util_arena_dispose(&run->arena);
         free(run->input_error);
-        free(run->raws);
-        free(run->parts);
         free(run);
         return NULL;
     }

@@ -466,6 +466,36 @@ void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v)
  * From jansson
  */
 
+/* The shortest text that reads back as |d| ("0.1", not jansson's "0.10000000000000001"), with
+ * ".0" on integral values and the exponent written without "+" or leading zeros ("1e22"), as
+ * jansson writes it. JSON has no NaN or infinity, so a loaded real is always finite. */
+static size_t real_text(double d, char *out, size_t size)
+{
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(out, size, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    char *e = strchr(out, 'e');
+    if (e == NULL) {
+        if (strchr(out, '.') == NULL && (size_t)n + 2 < size) {
+            memcpy(out + n, ".0", 3);
+            n += 2;
+        }
+        return (size_t)n;
+    }
+    char *r = e + 1, *w = e + 1;
+    if (*r == '+')
+        r++;
+    else if (*r == '-')
+        *w++ = *r++;
+    while (*r == '0' && r[1] != '\0')
+        r++;
+    memmove(w, r, strlen(r) + 1);
+    return strlen(out);
+}
+
 const aggregate_value_t *aggregate_value_from_json(util_arena_t *a, const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -478,10 +508,9 @@ const aggregate_value_t *aggregate_value_from_json(util_arena_t *a, const json_t
     case JSON_INTEGER:
         return aggregate_value_integer(a, (int64_t)json_integer_value(v));
     case JSON_REAL: {
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        const aggregate_value_t *n = text != NULL ? aggregate_value_number(a, text, strlen(text)) : NULL;
-        free(text);
-        return n;
+        char text[40];
+        size_t n = real_text(json_real_value(v), text, sizeof(text));
+        return aggregate_value_number(a, text, n);
     }
     case JSON_STRING:
         return aggregate_value_string(a, json_string_value(v), json_string_length(v));

@@ -39,12 +39,13 @@ typedef struct composite_call {
     upstream_http_call_t *http;
     const proto_method_t *method;
     size_t n_messages;
-    util_buf_t message; /* the gRPC reply */
+    util_buf_t json;  /* the gRPC reply, printed as JSON as soon as it arrives */
+    char why[600];    /* why it could not be printed ("" when it could) */
 } composite_call_t;
 
 static void call_free(composite_call_t *c)
 {
-    util_buf_dispose(&c->message);
+    util_buf_dispose(&c->json);
     free(c);
 }
 
@@ -58,8 +59,14 @@ static void fail_now(composite_call_t *c, const char *msg)
 static void on_grpc_message(void *ctx, const uint8_t *data, size_t len)
 {
     composite_call_t *c = ctx;
-    if (c->n_messages++ == 0)
-        util_buf_append(&c->message, data, len);
+    if (c->n_messages++ != 0)
+        return;
+    /* printed here, from the client's own buffer: no copy of the message is kept */
+    util_error_t err;
+    codec_options_t opt = {0};
+    util_buf_reserve(&c->json, len * 3 + 256); /* typical JSON size: one allocation */
+    if (codec_pb_to_json(c->cw->gw->gateway->registry, c->method->output, data, len, &opt, &c->json, &err) != 0)
+        snprintf(c->why, sizeof(c->why), "cannot print the reply: %.500s", err.message);
 }
 
 static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
@@ -67,7 +74,6 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
     composite_call_t *c = ctx;
     c->grpc = NULL;
     aggregate_reply_t r = {0};
-    util_buf_t json = UTIL_BUF_INIT;
     char why[600];
     if (res->code != GRPC_CODE_OK) {
         snprintf(why, sizeof(why), "%s: %s", grpc_code_name(res->code) ? grpc_code_name(res->code) : "UNKNOWN", res->message);
@@ -79,24 +85,16 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
         r.failed = 1;
         r.http_status = 502;
         r.error = c->n_messages == 0 ? "the backend sent no response message" : "the backend sent several response messages";
+    } else if (c->why[0] != '\0') {
+        r.failed = 1;
+        r.http_status = 502;
+        r.error = c->why;
     } else {
-        util_error_t err;
-        codec_options_t opt = {0};
-        util_buf_reserve(&json, c->message.len * 3 + 256); /* typical JSON size: one allocation */
-        if (codec_pb_to_json(c->cw->gw->gateway->registry, c->method->output, c->message.data, c->message.len, &opt, &json, &err) !=
-            0) {
-            snprintf(why, sizeof(why), "cannot print the reply: %s", err.message);
-            r.failed = 1;
-            r.http_status = 502;
-            r.error = why;
-        } else {
-            r.http_status = 200;
-            r.body = (const char *)json.data;
-            r.body_len = json.len;
-        }
+        r.http_status = 200;
+        r.body = (const char *)c->json.data;
+        r.body_len = c->json.len;
     }
     c->cb(c->cb_arg, &r);
-    util_buf_dispose(&json);
     call_free(c);
 }
 
