@@ -794,7 +794,8 @@ static void finish(aggregate_run_t *run)
     text->len = 0;
     if (doc != NULL)
         aggregate_value_write(text, doc);
-    char *body = doc != NULL && !util_buf_failed(text) ? util_arena_strndup(&run->arena, (const char *)text->data, text->len) : NULL;
+    char *body =
+        doc != NULL && !util_buf_failed(text) ? util_arena_strndup(&run->arena, (const char *)text->data, text->len) : NULL;
     size_t body_len = text->len;
     util_buf_dispose(&fallback);
     if (body == NULL) {

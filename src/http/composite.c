@@ -39,8 +39,8 @@ typedef struct composite_call {
     upstream_http_call_t *http;
     const proto_method_t *method;
     size_t n_messages;
-    util_buf_t json;  /* the gRPC reply, printed as JSON as soon as it arrives */
-    char why[600];    /* why it could not be printed ("" when it could) */
+    util_buf_t json; /* the gRPC reply, printed as JSON as soon as it arrives */
+    char why[600];   /* why it could not be printed ("" when it could) */
 } composite_call_t;
 
 static void call_free(composite_call_t *c)

@@ -61,8 +61,7 @@ static util_arena_chunk_t *chunk_new(const util_arena_t *a, size_t size)
 
 static void chunk_free(const util_arena_t *a, util_arena_chunk_t *c)
 {
-    if (a->raw && c->size == ARENA_CHUNK && pthread_getspecific(spare_key) == NULL &&
-        pthread_setspecific(spare_key, c) == 0)
+    if (a->raw && c->size == ARENA_CHUNK && pthread_getspecific(spare_key) == NULL && pthread_setspecific(spare_key, c) == 0)
         return;
     free(c);
 }

@@ -5,8 +5,8 @@
 
 /* 1 for the bytes that need an escape: controls, '"', '\\' and DEL. */
 static const unsigned char needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,          1,          1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
 };
 
 void util_json_quote(util_buf_t *out, const char *s, size_t len)
@@ -47,4 +47,3 @@ void util_json_quote(util_buf_t *out, const char *s, size_t len)
     util_buf_append(out, s + run, len - run);
     util_buf_putc(out, '"');
 }
-

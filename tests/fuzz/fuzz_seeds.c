@@ -1,7 +1,7 @@
 /*
  * fuzz_seeds.c — writes the seed corpus of the fuzz targets at build time (seeds are
  * generated, never committed): `fuzz_seeds OUTDIR` creates OUTDIR/json_to_pb, OUTDIR/pb_to_json
- * and OUTDIR/path_template.
+ * OUTDIR/path_template and OUTDIR/aggregate_value (JSON documents).
  *
  * Codec seeds are a selector byte (see fuzz_common.h) followed by one of the JSON documents
  * below, or by its wire encoding (made with codec_json_to_pb) for the binary target, plus a few
@@ -112,6 +112,14 @@ static const char *const path_template_seeds[] = {
 static const uint8_t selectors[] = {0x00, 0x08, 0x30, 0x40, 0x80, 0x78};
 
 /* Writes one seed file: |selector| (when >= 0) then |data|. */
+/* Backend replies as the composite engine parses them (fuzz_aggregate_value.c). */
+static const char *const aggregate_value_seeds[] = {
+    "{\"sku\":\"ABC-123\",\"average\":4.5,\"count\":2,\"reviews\":[{\"author\":\"ana\",\"rating\":5,\"text\":\"ok\"}]}",
+    "{\"a\":1,\"a\":{\"b\":[1,2,{\"c\":null}]},\"big\":12345678901234567890,\"f\":1.10e-3}",
+    "[true,false,null,\"\\u0000\\ud83d\\ude00\",-0,{}]",
+    "{\"o\":{\"x\":{\"y\":{\"z\":[[[]]]}}},\"k\\u0000\":\"v\"}",
+};
+
 static int write_seed(const char *dir, const char *kind, unsigned n, int selector, const void *data, size_t len)
 {
     char path[4096];
@@ -146,8 +154,11 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     if (make_dir(dir, NULL) != 0 || make_dir(dir, "json_to_pb") != 0 || make_dir(dir, "pb_to_json") != 0 ||
-        make_dir(dir, "path_template") != 0)
+        make_dir(dir, "path_template") != 0 || make_dir(dir, "aggregate_value") != 0)
         return 1;
+    for (size_t i = 0; i < sizeof(aggregate_value_seeds) / sizeof(aggregate_value_seeds[0]); i++)
+        if (write_seed(dir, "aggregate_value", (unsigned)i, -1, aggregate_value_seeds[i], strlen(aggregate_value_seeds[i])) != 0)
+            return 1;
     for (size_t i = 0; i < sizeof(path_template_seeds) / sizeof(path_template_seeds[0]); i++)
         if (write_seed(dir, "path_template", (unsigned)i, -1, path_template_seeds[i], strlen(path_template_seeds[i])) != 0)
             return 1;
