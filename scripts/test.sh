@@ -27,7 +27,7 @@ run_fuzz() {
   local dir=$1; shift
   echo "=== build $dir ($*)"
   cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
-  cmake --build "$dir" -j"$JOBS" --target fuzz_json_to_pb fuzz_pb_to_json fuzz_path_template fuzz_corpus descriptor_sets
+  cmake --build "$dir" -j"$JOBS" --target fuzz_json_to_pb fuzz_pb_to_json fuzz_path_template fuzz_aggregate_value fuzz_corpus descriptor_sets
   echo "=== test $dir (libFuzzer, briefly)"
   ctest --test-dir "$dir" --output-on-failure -j"$JOBS" -R '^fuzz/'
 }
