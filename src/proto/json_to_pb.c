@@ -1022,12 +1022,14 @@ static int j2p_time_text(j2p_t *c, const proto_message_t *m, const char *s, size
     return 0;
 }
 
-/* FieldMask from "a,bC.d": each path converted from lowerCamelCase to snake_case. */
+/* FieldMask from "a,bC.d": each path converted from lowerCamelCase to snake_case. Empty paths
+ * ("a,,b") are kept, as the printer writes them and as python's json_format reads them, so a
+ * mask survives JSON -> binary -> JSON; only "" as a whole is the empty mask. */
 static int j2p_field_mask_text(j2p_t *c, const char *s, size_t n)
 {
     util_buf_t *out = c->out;
     size_t i = 0;
-    while (i < n) {
+    while (i < n || (i == n && n > 0 && s[n - 1] == ',')) {
         size_t j = i, upper = 0;
         while (j < n && s[j] != ',')
             j++;
@@ -1040,7 +1042,7 @@ static int j2p_field_mask_text(j2p_t *c, const char *s, size_t n)
             }
             upper += s[k] >= 'A' && s[k] <= 'Z';
         }
-        if (j > i) {
+        {
             wire_put_tag(out, 1, WIRE_LEN);
             wire_put_varint(out, j - i + upper);
             if (util_buf_reserve(out, j - i + upper) == 0) {

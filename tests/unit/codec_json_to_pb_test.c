@@ -222,6 +222,9 @@ static const decode_case_t decode_cases[] = {
     {E, "{\"wellKnown\":{\"fieldMask\":\"a,bC.dE,fooBar\"}}",
      "well_known { field_mask { paths: \"a\" paths: \"b_c.d_e\" paths: \"foo_bar\" } }"},
     {E, "{\"wellKnown\":{\"fieldMask\":\"\"}}", "well_known { field_mask { } }"},
+    /* empty paths are kept, as the printer writes them (a fuzzer-found round trip) */
+    {E, "{\"wellKnown\":{\"fieldMask\":\"a,,bC,\"}}",
+     "well_known { field_mask { paths: \"a\" paths: \"\" paths: \"b_c\" paths: \"\" } }"},
     {E, "{\"wellKnown\":{\"struct\":{\"a\":1,\"b\":[true,null,\"s\",{\"c\":{}}]}}}",
      "well_known { struct { fields { key: \"a\" value { number_value: 1 } } fields { key: \"b\" value { list_value { "
      "values { bool_value: true } values { null_value: NULL_VALUE } values { string_value: \"s\" } values { "
