@@ -234,54 +234,24 @@ const aggregate_value_t *aggregate_json_rename(util_arena_t *a, const aggregate_
  * deep merge, shaping, placing
  */
 
-/* Member lookup for merging large objects: an open-addressing table of member indexes. */
+/* Objects this large on both sides merge through a member index (value.h). */
 #define MERGE_INDEX_MIN 32
-
-static uint64_t key_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
-typedef struct member_index {
-    uint32_t *slots; /* member index + 1; 0 = empty */
-    size_t mask;
-} member_index_t;
-
-static uint32_t *index_slot(const member_index_t *ix, const aggregate_value_t *o, const char *key, size_t len)
-{
-    size_t s = (size_t)key_hash(key, len) & ix->mask;
-    while (ix->slots[s] != 0) {
-        const aggregate_member_t *m = &o->u.members[ix->slots[s] - 1];
-        if (m->key_len == len && memcmp(m->key, key, len) == 0)
-            break;
-        s = (s + 1) & ix->mask;
-    }
-    return &ix->slots[s];
-}
 
 const aggregate_value_t *aggregate_json_merge(util_arena_t *a, const aggregate_value_t *dst, const aggregate_value_t *src)
 {
     aggregate_value_t *out = aggregate_value_copy(a, dst, src->len);
     if (out == NULL)
         return NULL;
-    member_index_t ix = {NULL, 0};
+    aggregate_member_index_t ix = {NULL, 0};
     if (dst->len >= MERGE_INDEX_MIN && src->len >= MERGE_INDEX_MIN) {
-        size_t slots = 64;
-        while (slots < (dst->len + src->len) * 2)
-            slots *= 2;
-        if ((ix.slots = util_arena_alloc(a, slots * sizeof(*ix.slots))) == NULL)
+        if (aggregate_member_index_init(a, &ix, dst->len + src->len) != 0)
             return NULL;
-        memset(ix.slots, 0, slots * sizeof(*ix.slots));
-        ix.mask = slots - 1;
         for (size_t i = 0; i < out->len; i++)
-            *index_slot(&ix, out, out->u.members[i].key, out->u.members[i].key_len) = (uint32_t)i + 1;
+            *aggregate_member_index_slot(&ix, out->u.members, out->u.members[i].key, out->u.members[i].key_len) = (uint32_t)i + 1;
     }
     for (size_t i = 0; i < src->len; i++) {
         const aggregate_member_t *s = &src->u.members[i];
-        uint32_t *slot = ix.slots != NULL ? index_slot(&ix, out, s->key, s->key_len) : NULL;
+        uint32_t *slot = ix.slots != NULL ? aggregate_member_index_slot(&ix, out->u.members, s->key, s->key_len) : NULL;
         long k = slot != NULL ? (long)*slot - 1 : aggregate_value_find(out, s->key, s->key_len);
         if (k < 0) {
             out->u.members[out->len++] = *s;

@@ -36,6 +36,7 @@
 
 #include "grpc/grpc.h"
 #include "util/hex.h"
+#include "util/thread_cache.h"
 
 typedef struct run_call {
     aggregate_run_t *run;
@@ -71,7 +72,6 @@ struct aggregate_run {
     /* the result */
     aggregate_result_t result;
     aggregate_part_t *parts;
-    const aggregate_value_t *doc;
     char *meta_value; /* in the arena */
 };
 
@@ -356,9 +356,19 @@ static void query_append(util_buf_t *path, int *first, const char *name, const c
     aggregate_percent_encode(path, v, len, 0);
 }
 
+/* Writes |v| into b->text as NUL-terminated compact JSON (a gRPC message or an HTTP body). */
+static int build_text(built_t *b, const aggregate_value_t *v)
+{
+    util_buf_reserve(&b->text, 512); /* one allocation for the usual request */
+    aggregate_value_write(&b->text, v);
+    util_buf_putc(&b->text, '\0');
+    return util_buf_failed(&b->text) ? build_fail(b, NULL, NULL) : 0;
+}
+
 static int build_http(aggregate_run_t *run, const aggregate_call_t *c, built_t *b)
 {
     const aggregate_ref_t *missing = NULL;
+    util_buf_reserve(&b->path, 256); /* one allocation for the usual path and query */
     int rc = aggregate_tpl_render_text(c->http_path, &run->in, &run->arena, 1, &b->path, &missing);
     if (rc != 0)
         return build_fail(b, rc == 1 ? missing : NULL, "the path");
@@ -392,10 +402,8 @@ static int build_http(aggregate_run_t *run, const aggregate_call_t *c, built_t *
         if (aggregate_tpl_render(c->body, &run->in, &run->arena, &body, NULL) != 0)
             return build_fail(b, NULL, NULL);
         if (body != NULL) {
-            aggregate_value_write(&b->text, body);
-            util_buf_putc(&b->text, '\0');
-            if (util_buf_failed(&b->text))
-                return build_fail(b, NULL, NULL);
+            if (build_text(b, body) != 0)
+                return -1;
             b->req.body = (const char *)b->text.data;
             b->req.body_len = b->text.len - 1;
         }
@@ -408,10 +416,8 @@ static int build_grpc(aggregate_run_t *run, const aggregate_call_t *c, built_t *
     const aggregate_value_t *msg = NULL;
     if (aggregate_tpl_render(c->message, &run->in, &run->arena, &msg, NULL) != 0 || msg == NULL)
         return build_fail(b, NULL, NULL);
-    aggregate_value_write(&b->text, msg);
-    util_buf_putc(&b->text, '\0');
-    if (util_buf_failed(&b->text))
-        return build_fail(b, NULL, NULL);
+    if (build_text(b, msg) != 0)
+        return -1;
     const char *text = (const char *)b->text.data;
     b->req.message_json = text;
     b->req.message_json_len = b->text.len - 1;
@@ -591,8 +597,6 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: out of memory"), 500);
         return;
     }
-    util_buf_reserve(&b->text, 512);
-    util_buf_reserve(&b->path, 256);
     if (build_request(run, call, b) != 0) {
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: %s", b->why ? b->why : "cannot build the request"), b->why_status);
         built_dispose(b);
@@ -743,8 +747,9 @@ static void finish(aggregate_run_t *run)
     }
 
     /* parts and the header (text built in the thread's scratch buffer, kept in the arena) */
-    util_buf_t fallback = UTIL_BUF_INIT, *scratch = util_buf_scratch();
-    util_buf_t *hv = scratch != NULL ? scratch : &fallback;
+    util_buf_t fallback = UTIL_BUF_INIT, *text = util_buf_scratch();
+    if (text == NULL)
+        text = &fallback;
     for (size_t i = 0; i < ep->n_calls; i++) {
         run_call_t *c = &run->calls[i];
         aggregate_part_t *p = &run->parts[i];
@@ -754,12 +759,12 @@ static void finish(aggregate_run_t *run)
         p->from_cache = c->from_cache;
         p->text = c->status == AGGREGATE_PART_ERROR && c->text != NULL ? c->text : aggregate_part_status_name(c->status);
         if (i != 0)
-            util_buf_append(hv, ", ", 2);
-        util_buf_puts(hv, p->name);
-        util_buf_putc(hv, '=');
-        util_buf_puts(hv, aggregate_part_status_name(c->status));
+            util_buf_append(text, ", ", 2);
+        util_buf_puts(text, p->name);
+        util_buf_putc(text, '=');
+        util_buf_puts(text, aggregate_part_status_name(c->status));
     }
-    run->meta_value = util_buf_failed(hv) ? NULL : util_arena_strndup(&run->arena, (const char *)hv->data, hv->len);
+    run->meta_value = util_buf_failed(text) ? NULL : util_arena_strndup(&run->arena, (const char *)text->data, text->len);
 
     int status = 200;
     const aggregate_value_t *doc;
@@ -789,8 +794,6 @@ static void finish(aggregate_run_t *run)
         status = 500;
         doc = aggregate_value_object(&run->arena, 0);
     }
-    run->doc = doc;
-    util_buf_t *text = hv;
     text->len = 0;
     if (doc != NULL)
         aggregate_value_write(text, doc);
@@ -825,7 +828,6 @@ static void run_free(aggregate_run_t *run)
     }
     util_arena_dispose(&run->arena);
     free(run->input_error);
-
     free(run);
 }
 

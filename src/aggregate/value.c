@@ -160,6 +160,43 @@ aggregate_value_t *aggregate_value_copy(util_arena_t *a, const aggregate_value_t
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Member index
+ */
+
+static uint64_t key_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+int aggregate_member_index_init(util_arena_t *a, aggregate_member_index_t *ix, size_t n)
+{
+    size_t slots = 32;
+    while (slots < n * 2)
+        slots *= 2;
+    if ((ix->slots = util_arena_alloc(a, slots * sizeof(*ix->slots))) == NULL)
+        return -1;
+    memset(ix->slots, 0, slots * sizeof(*ix->slots)); /* run arenas are not zeroed */
+    ix->mask = slots - 1;
+    return 0;
+}
+
+uint32_t *aggregate_member_index_slot(const aggregate_member_index_t *ix, const aggregate_member_t *members, const char *key,
+                                      size_t key_len)
+{
+    size_t s = (size_t)key_hash(key, key_len) & ix->mask;
+    while (ix->slots[s] != 0) {
+        const aggregate_member_t *m = &members[ix->slots[s] - 1];
+        if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+            break;
+        s = (s + 1) & ix->mask;
+    }
+    return &ix->slots[s];
+}
+
+/* ---------------------------------------------------------------------------------------
  * Equality
  */
 
@@ -245,16 +282,8 @@ static int stack_push(parser_t *p, const void *entry, size_t size)
     return 0;
 }
 
-static uint64_t key_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* Drops duplicate keys of |m| (|*n| members): the first position keeps the last value. Small
- * objects are compared pairwise; larger ones through a hash table of member indexes. */
+ * objects are compared pairwise; larger ones go through a member index. */
 static int dedupe(parser_t *p, aggregate_member_t *m, size_t *n)
 {
     size_t count = *n, out = 0;
@@ -274,27 +303,16 @@ static int dedupe(parser_t *p, aggregate_member_t *m, size_t *n)
         *n = out;
         return 0;
     }
-    size_t slots = 32;
-    while (slots < count * 2)
-        slots *= 2;
-    uint32_t *table = util_arena_alloc(p->a, slots * sizeof(*table)); /* member index + 1; 0 = empty */
-    if (table == NULL)
+    aggregate_member_index_t ix;
+    if (aggregate_member_index_init(p->a, &ix, count) != 0)
         return -1;
-    memset(table, 0, slots * sizeof(*table));
     for (size_t i = 0; i < count; i++) {
-        size_t s = (size_t)key_hash(m[i].key, m[i].key_len) & (slots - 1);
-        for (;;) {
-            if (table[s] == 0) {
-                m[out] = m[i];
-                table[s] = (uint32_t)++out;
-                break;
-            }
-            aggregate_member_t *e = &m[table[s] - 1];
-            if (e->key_len == m[i].key_len && memcmp(e->key, m[i].key, m[i].key_len) == 0) {
-                e->value = m[i].value;
-                break;
-            }
-            s = (s + 1) & (slots - 1);
+        uint32_t *slot = aggregate_member_index_slot(&ix, m, m[i].key, m[i].key_len);
+        if (*slot != 0) {
+            m[*slot - 1].value = m[i].value;
+        } else {
+            m[out] = m[i];
+            *slot = (uint32_t)++out;
         }
     }
     *n = out;

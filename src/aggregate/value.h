@@ -82,6 +82,23 @@ int aggregate_value_add(util_arena_t *a, aggregate_value_t *object, const char *
 /* A shallow copy of an object or array (members / items shared), with |extra| more room. */
 aggregate_value_t *aggregate_value_copy(util_arena_t *a, const aggregate_value_t *v, size_t extra);
 
+/*
+ * A hash index over an object's members, for objects too large to search member by member
+ * (the parser's duplicate-key check, merging big maps): open addressing over member indexes.
+ * aggregate_member_index_slot() returns the slot of |key| among |members|; it holds the
+ * member's index + 1, or 0 when |key| is not indexed yet (store the new member's index + 1
+ * there to add it).
+ */
+typedef struct aggregate_member_index {
+    uint32_t *slots;
+    size_t mask;
+} aggregate_member_index_t;
+
+/* An empty index with room for |n| members. Returns 0, or -1 when out of memory. */
+int aggregate_member_index_init(util_arena_t *a, aggregate_member_index_t *ix, size_t n);
+uint32_t *aggregate_member_index_slot(const aggregate_member_index_t *ix, const aggregate_member_t *members, const char *key,
+                                      size_t key_len);
+
 /* ---- reading ------------------------------------------------------------------------------ */
 
 /* The value of member |key| of |object|, or NULL (also when |object| is not an object). */

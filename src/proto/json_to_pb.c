@@ -1028,8 +1028,9 @@ static int j2p_time_text(j2p_t *c, const proto_message_t *m, const char *s, size
 static int j2p_field_mask_text(j2p_t *c, const char *s, size_t n)
 {
     util_buf_t *out = c->out;
-    size_t i = 0;
-    while (i < n || (i == n && n > 0 && s[n - 1] == ',')) {
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i <= n; i++) { /* one path per comma-separated segment, empty ones too */
         size_t j = i, upper = 0;
         while (j < n && s[j] != ',')
             j++;
@@ -1042,24 +1043,22 @@ static int j2p_field_mask_text(j2p_t *c, const char *s, size_t n)
             }
             upper += s[k] >= 'A' && s[k] <= 'Z';
         }
-        {
-            wire_put_tag(out, 1, WIRE_LEN);
-            wire_put_varint(out, j - i + upper);
-            if (util_buf_reserve(out, j - i + upper) == 0) {
-                uint8_t *p = out->data + out->len;
-                for (size_t k = i; k < j; k++) {
-                    char ch = s[k];
-                    if (ch >= 'A' && ch <= 'Z') {
-                        *p++ = '_';
-                        *p++ = (uint8_t)(ch - 'A' + 'a');
-                    } else {
-                        *p++ = (uint8_t)ch;
-                    }
+        wire_put_tag(out, 1, WIRE_LEN);
+        wire_put_varint(out, j - i + upper);
+        if (util_buf_reserve(out, j - i + upper) == 0) {
+            uint8_t *p = out->data + out->len;
+            for (size_t k = i; k < j; k++) {
+                char ch = s[k];
+                if (ch >= 'A' && ch <= 'Z') {
+                    *p++ = '_';
+                    *p++ = (uint8_t)(ch - 'A' + 'a');
+                } else {
+                    *p++ = (uint8_t)ch;
                 }
-                out->len += j - i + upper;
             }
+            out->len += j - i + upper;
         }
-        i = j + 1;
+        i = j; /* the loop's i++ steps over the comma */
     }
     return 0;
 }

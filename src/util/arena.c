@@ -2,8 +2,8 @@
  * arena.c — bump allocator; see arena.h.
  */
 #include "util/arena.h"
+#include "util/thread_cache.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,29 +29,17 @@ void util_arena_init_raw(util_arena_t *a)
     a->raw = 1;
 }
 
-/*
- * Raw arenas are per-request (a composite run): each thread keeps one spare standard chunk, so a
- * request takes and returns it instead of a malloc/free of 16 KiB, which also made glibc
- * consolidate its fastbins every time. A thread-specific key frees the spare when its thread ends.
- */
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
-
-static void spare_key_init(void)
-{
-    (void)pthread_key_create(&spare_key, free);
-}
-
-/* A chunk of |size| data bytes: zeroed unless the arena is raw. */
+/* A chunk of |size| data bytes: zeroed unless the arena is raw. Raw arenas are per-request (a
+ * composite run): a standard chunk comes from, and goes back to, the thread's spare
+ * (util/thread_cache.h) instead of a malloc/free of 16 KiB per request, which also made glibc
+ * consolidate its fastbins every time. */
 static util_arena_chunk_t *chunk_new(const util_arena_t *a, size_t size)
 {
-    if (a->raw && size == ARENA_CHUNK) {
-        pthread_once(&spare_once, spare_key_init);
-        util_arena_chunk_t *spare = pthread_getspecific(spare_key);
-        if (spare != NULL) {
-            pthread_setspecific(spare_key, NULL);
-            return spare;
-        }
+    util_thread_cache_t *tc = a->raw && size == ARENA_CHUNK ? util_thread_cache() : NULL;
+    if (tc != NULL && tc->spare_chunk != NULL) {
+        util_arena_chunk_t *spare = tc->spare_chunk;
+        tc->spare_chunk = NULL;
+        return spare;
     }
     util_arena_chunk_t *c = a->raw ? malloc(sizeof(*c) + size) : calloc(1, sizeof(*c) + size);
     if (c != NULL)
@@ -61,9 +49,11 @@ static util_arena_chunk_t *chunk_new(const util_arena_t *a, size_t size)
 
 static void chunk_free(const util_arena_t *a, util_arena_chunk_t *c)
 {
-    if (a->raw && c->size == ARENA_CHUNK && pthread_getspecific(spare_key) == NULL && pthread_setspecific(spare_key, c) == 0)
-        return;
-    free(c);
+    util_thread_cache_t *tc = a->raw && c->size == ARENA_CHUNK ? util_thread_cache() : NULL;
+    if (tc != NULL && tc->spare_chunk == NULL)
+        tc->spare_chunk = c;
+    else
+        free(c);
 }
 
 void util_arena_dispose(util_arena_t *a)

@@ -3,8 +3,6 @@
  */
 #include "util/buf.h"
 
-#include <pthread.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,35 +68,4 @@ void util_buf_printf(util_buf_t *b, const char *fmt, ...)
     vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
-}
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *p)
-{
-    util_buf_dispose(p);
-    free(p);
-}
-
-static void scratch_key_init(void)
-{
-    (void)pthread_key_create(&scratch_key, scratch_free);
-}
-
-util_buf_t *util_buf_scratch(void)
-{
-    pthread_once(&scratch_once, scratch_key_init);
-    util_buf_t *b = pthread_getspecific(scratch_key);
-    if (b == NULL) {
-        if ((b = calloc(1, sizeof(*b))) == NULL)
-            return NULL;
-        if (pthread_setspecific(scratch_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    b->len = 0;
-    b->failed = 0;
-    return b;
 }

@@ -61,12 +61,6 @@ static inline int util_buf_failed(const util_buf_t *b)
     return b->failed;
 }
 
-/* The calling thread's scratch buffer, emptied: for text that is built and then copied where
- * it lives (an arena, a request pool), so that hot paths keep one allocation per thread instead
- * of one per use. Valid until the thread's next call; never nest two uses. NULL when out of
- * memory. Freed when the thread ends. */
-util_buf_t *util_buf_scratch(void);
-
 /* printf-style append. */
 void util_buf_printf(util_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,0 +1,48 @@
+/*
+ * thread_cache.c — per-thread reusable memory; see thread_cache.h.
+ */
+#include "util/thread_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+    util_thread_cache_t *tc = p;
+    util_buf_dispose(&tc->scratch);
+    free(tc->spare_chunk);
+    free(tc);
+}
+
+static void cache_key_init(void)
+{
+    (void)pthread_key_create(&cache_key, cache_free);
+}
+
+util_thread_cache_t *util_thread_cache(void)
+{
+    pthread_once(&cache_once, cache_key_init);
+    util_thread_cache_t *tc = pthread_getspecific(cache_key);
+    if (tc == NULL) {
+        if ((tc = calloc(1, sizeof(*tc))) == NULL)
+            return NULL;
+        if (pthread_setspecific(cache_key, tc) != 0) {
+            free(tc);
+            return NULL;
+        }
+    }
+    return tc;
+}
+
+util_buf_t *util_buf_scratch(void)
+{
+    util_thread_cache_t *tc = util_thread_cache();
+    if (tc == NULL)
+        return NULL;
+    tc->scratch.len = 0;
+    tc->scratch.failed = 0;
+    return &tc->scratch;
+}
