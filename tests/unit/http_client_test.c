@@ -815,7 +815,7 @@ static void test_request(void)
     CHECK_STR_HAS(r.body, "\r\nuser-agent: portico/");
     CHECK_STR_HAS(r.body, "\r\ncontent-length: 7\r\n\r\n{\"a\":1}");
     CHECK(strcasestr(r.body, "connection") == NULL);
-    CHECK(strstr(r.body, "999") == NULL);
+    CHECK(strcasestr(r.body, "content-length: 999") == NULL); /* not just "999": the port may hold it */
     CHECK(strstr(r.body, "trailers") == NULL);
 
     /* PUT without a body says so; a given Host and User-Agent win */
