@@ -102,25 +102,30 @@ slow=$(printf '%s\n' "$(col direct-GetPrice 5)" "$(col direct-GetStock 5)" "$(co
 echo "composite p99 - slowest direct p99: $(awk -v a="$(col composite-3 5)" -v b="$slow" 'BEGIN{printf "%.2f ms (target <= 1 ms)", a-b}')"
 echo "composite CPU/req / single-GET CPU/req: $(awk -v a="$(col composite-3 6)" -v b="$(col single-GET 6)" 'BEGIN{printf "%.2f (target <= 2.0)", a/b}')"
 
-# Latency added by the gateway, measured below saturation: a fixed rate (RATE_CONNS x RATE_RPS
-# requests/s, h2load --rps, per-request log) where neither core is busy, so the p99s compare the
-# composite with its slowest backend call rather than queueing. (Closed-loop at saturation,
-# latency is connections / throughput by Little's law: the saturated p99s above compare
-# throughputs, not the latency the gateway adds.) Not 50 connections here: h2load --rps fires
-# every connection on the same tick, so 50 x 10/s is a burst of 50 every 100 ms, which measures
-# queueing behind the burst (direct calls alone then show a p50 of ~2 ms).
-RATE_CONNS=${RATE_CONNS:-10}
-RATE_RPS=${RATE_RPS:-50}
+# Latency added by the gateway, measured below saturation: a fixed rate of RATE req/s over the
+# same 50 connections (h2load --rps per connection, per-request log), where neither core is
+# busy, so the p99s compare the composite with its slowest backend call rather than queueing.
+# (Closed-loop at saturation, latency is connections / throughput by Little's law: the saturated
+# p99s above compare throughputs, not the latency the gateway adds.) h2load starts every
+# connection's --rps timer when the connection opens, so connections opened together fire on
+# the same tick: 50 connections x 10/s would be a burst of 50 requests every 100 ms, which
+# measures queueing behind the burst. The connections are therefore opened one every 1/RATE s
+# (-r 1 --rate-period), which spreads their ticks evenly: one request every 1/RATE s, as from
+# independent clients. (-r excludes -D, so the run is -n RATE x DURATION requests.)
+RATE=${RATE:-500} # h2load's --rate-period takes whole milliseconds: RATE must divide 1000
+rate_period_ms=$((1000 / RATE))
+rps_per_conn=$(awk -v r="$RATE" -v c="$CONNS" 'BEGIN{printf "%g", r / c}')
 # rate_run URL [h2load args...] -> "p50 p99"
 rate_run() {
   local url=$1; shift
   local log="$WORK/rate.log"
-  taskset -c $LOAD_CPU h2load -t1 -c"$RATE_CONNS" --rps="$RATE_RPS" -D "$DURATION" --warm-up-time 1 --log-file="$log" "$@" "$url" >/dev/null
+  taskset -c $LOAD_CPU h2load -t1 -c"$CONNS" --rps="$rps_per_conn" -r1 --rate-period="${rate_period_ms}ms" \
+    -n $((RATE * DURATION)) --log-file="$log" "$@" "$url" >/dev/null
   awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END{printf "%.2f %.2f", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
   rm -f "$log"
 }
 echo
-echo "fixed rate $((RATE_CONNS * RATE_RPS)) req/s, p50 / p99 ms (medians over $ROUNDS rounds):"
+echo "fixed rate $RATE req/s over $CONNS connections, p50 / p99 ms (medians over $ROUNDS rounds):"
 printf 'round\tcase\tp50\tp99\n' >"$WORK/rate.tsv"
 for round in $(seq "$ROUNDS"); do
   echo "$round	direct-GetPrice	$(rate_run "http://127.0.0.1:$SPORT/shop.v1.PriceService/GetPrice" -d "$WORK/price.grpc" -H 'content-type: application/grpc' -H 'te: trailers')" | tr ' ' '\t' >>"$WORK/rate.tsv"

@@ -539,6 +539,20 @@ static void after_event(aggregate_run_t *run)
         deliver(run);
 }
 
+/* The reply's JSON, copied once into the run's arena and parsed there in place: its strings
+ * and keys need no copy of their own. */
+static const aggregate_value_t *parse_reply(aggregate_run_t *run, const aggregate_reply_t *r, util_error_t *err)
+{
+    char *text = util_arena_alloc(&run->arena, r->body_len + 1);
+    if (text == NULL) {
+        util_error_set(err, CODEC_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(text, r->body, r->body_len);
+    text[r->body_len] = '\0';
+    return aggregate_value_parse_in_place(&run->arena, text, r->body_len, err);
+}
+
 static void on_reply(void *arg, const aggregate_reply_t *r)
 {
     run_call_t *c = arg;
@@ -557,9 +571,8 @@ static void on_reply(void *arg, const aggregate_reply_t *r)
                  str_printf("error: HTTP %d from upstream %s%s%.200s", r->http_status, up, msg ? ": " : "", msg ? msg : ""),
                  fail_status_of(r->http_status));
     } else {
-        util_error_t err;
-        const aggregate_value_t *raw = r->body_len == 0 ? aggregate_value_object(&c->run->arena, 0)
-                                                        : aggregate_value_parse(&c->run->arena, r->body, r->body_len, &err);
+        util_error_t err = {0};
+        const aggregate_value_t *raw = r->body_len == 0 ? aggregate_value_object(&c->run->arena, 0) : parse_reply(c->run, r, &err);
         if (raw == NULL) {
             call_end(c, AGGREGATE_PART_ERROR,
                      r->body_len == 0 || err.code == CODEC_ERR_NOMEM

@@ -39,6 +39,7 @@ static aggregate_value_t *text_value(util_arena_t *a, aggregate_value_kind_t kin
     if (copy == NULL)
         return NULL;
     v->kind = kind;
+    v->plain = 0;
     v->len = len;
     v->cap = 0;
     v->u.text = copy;
@@ -68,6 +69,7 @@ static aggregate_value_t *container(util_arena_t *a, aggregate_value_kind_t kind
     if (v == NULL)
         return NULL;
     v->kind = kind;
+    v->plain = 0;
     v->len = 0;
     v->cap = cap;
     v->u.items = NULL;
@@ -260,6 +262,9 @@ typedef struct parser {
      * doubling, the outgrown block left behind (a malloc'd buffer cost a realloc per parse) */
     uint8_t *stack;
     size_t stack_len, stack_cap;
+    /* in-place parsing: the source text, which unescaped strings and keys may point into */
+    char *src;
+    size_t src_len;
     int nomem;
 } parser_t;
 
@@ -321,6 +326,24 @@ static int dedupe(parser_t *p, aggregate_member_t *m, size_t *n)
 
 static const aggregate_value_t *parse_value(parser_t *p);
 
+/* |s| as a NUL-terminated string of the run: in place when it lies in the (modifiable)
+ * source text, which means it had no escapes (the lexer decodes escaped ones elsewhere): its
+ * closing quote, already consumed, becomes the NUL. Otherwise a copy in the arena. */
+static char *keep_text(parser_t *p, const json_str_t *s, int *in_place)
+{
+    if (p->src != NULL && s->s >= p->src && s->s < p->src + p->src_len) {
+        char *t = p->src + (s->s - p->src);
+        t[s->len] = '\0';
+        *in_place = 1;
+        return t;
+    }
+    *in_place = 0;
+    char *t = util_arena_strndup(p->a, s->s, s->len);
+    if (t == NULL)
+        p->nomem = 1;
+    return t;
+}
+
 static const aggregate_value_t *parse_object(parser_t *p)
 {
     if (json_lex_object_begin(&p->lx) != 0)
@@ -329,11 +352,10 @@ static const aggregate_value_t *parse_object(parser_t *p)
     json_str_t key;
     int r;
     while ((r = json_lex_object_next(&p->lx, &count, &key)) == 1) {
-        char *k = util_arena_strndup(p->a, key.s, key.len);
-        if (k == NULL) {
-            p->nomem = 1;
+        int in_place;
+        char *k = keep_text(p, &key, &in_place);
+        if (k == NULL)
             return NULL;
-        }
         aggregate_member_t m = {k, key.len, NULL};
         if ((m.value = parse_value(p)) == NULL || stack_push(p, &m, sizeof(m)) != 0)
             return NULL;
@@ -392,11 +414,26 @@ static const aggregate_value_t *parse_value(parser_t *p)
         return parse_object(p);
     case JSON_KIND_ARRAY:
         return parse_array(p);
-    case JSON_KIND_STRING:
+    case JSON_KIND_STRING: {
         if (json_lex_string(&p->lx, &s) != 0)
             return NULL;
-        v = aggregate_value_string(p->a, s.s, s.len);
-        break;
+        if (p->src == NULL) {
+            v = aggregate_value_string(p->a, s.s, s.len);
+            break;
+        }
+        int in_place;
+        aggregate_value_t *str = util_arena_alloc(p->a, sizeof(*str));
+        const char *t = str != NULL ? keep_text(p, &s, &in_place) : NULL;
+        if (t == NULL) {
+            p->nomem = 1;
+            return NULL;
+        }
+        /* plain: written back as is; DEL is legal raw in JSON but written escaped, as
+         * util_json_quote does, so the two parse paths give the same output */
+        unsigned plain = in_place && memchr(t, 0x7f, s.len) == NULL;
+        *str = (aggregate_value_t){.kind = AGGREGATE_VALUE_STRING, .plain = plain, .len = s.len, .u.text = t};
+        return str;
+    }
     case JSON_KIND_NUMBER:
         if (json_lex_number(&p->lx, &s) != 0)
             return NULL;
@@ -419,25 +456,72 @@ static const aggregate_value_t *parse_value(parser_t *p)
     return v;
 }
 
+static const aggregate_value_t *parse(parser_t *p, const char *text, size_t len, util_error_t *err);
+
 const aggregate_value_t *aggregate_value_parse(util_arena_t *a, const char *text, size_t len, util_error_t *err)
 {
     parser_t p = {.a = a};
+    return parse(&p, text, len, err);
+}
+
+const aggregate_value_t *aggregate_value_parse_in_place(util_arena_t *a, char *text, size_t len, util_error_t *err)
+{
+    parser_t p = {.a = a, .src = text, .src_len = len};
+    return parse(&p, text, len, err);
+}
+
+static const aggregate_value_t *parse(parser_t *p, const char *text, size_t len, util_error_t *err)
+{
     util_error_t local;
     if (err == NULL)
         err = &local;
-    json_lex_init(&p.lx, text, len, AGGREGATE_VALUE_MAX_DEPTH, err);
-    const aggregate_value_t *v = parse_value(&p);
-    if (v != NULL && json_lex_finish(&p.lx) != 0)
+    json_lex_init(&p->lx, text, len, AGGREGATE_VALUE_MAX_DEPTH, err);
+    const aggregate_value_t *v = parse_value(p);
+    if (v != NULL && json_lex_finish(&p->lx) != 0)
         v = NULL;
-    if (v == NULL && p.nomem)
+    if (v == NULL && p->nomem)
         util_error_set(err, CODEC_ERR_NOMEM, "out of memory");
-    json_lex_dispose(&p.lx);
+    json_lex_dispose(&p->lx);
     return v;
 }
 
 /* ---------------------------------------------------------------------------------------
  * Writing
  */
+
+/* "text", for text known to need no escapes. */
+static inline void write_plain(util_buf_t *out, const char *s, size_t len)
+{
+    if (util_buf_reserve(out, len + 2) != 0)
+        return;
+    uint8_t *d = out->data + out->len;
+    d[0] = '"';
+    memcpy(d + 1, s, len);
+    d[len + 1] = '"';
+    out->len += len + 2;
+}
+
+/* "key": in one reservation, escaping through util_json_quote only when the key needs it
+ * (keys are short and nearly always plain). */
+static inline void write_key(util_buf_t *out, const char *s, size_t len)
+{
+    if (util_buf_reserve(out, len + 3) != 0)
+        return;
+    uint8_t *d = out->data + out->len;
+    d[0] = '"';
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
+            util_json_quote(out, s, len);
+            util_buf_putc(out, ':');
+            return;
+        }
+        d[i + 1] = c;
+    }
+    d[len + 1] = '"';
+    d[len + 2] = ':';
+    out->len += len + 3;
+}
 
 void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v)
 {
@@ -455,7 +539,10 @@ void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v)
         util_buf_append(out, v->u.text, v->len);
         return;
     case AGGREGATE_VALUE_STRING:
-        util_json_quote(out, v->u.text, v->len);
+        if (v->plain)
+            write_plain(out, v->u.text, v->len);
+        else
+            util_json_quote(out, v->u.text, v->len);
         return;
     case AGGREGATE_VALUE_ARRAY:
         util_buf_putc(out, '[');
@@ -471,8 +558,7 @@ void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v)
         for (size_t i = 0; i < v->len; i++) {
             if (i != 0)
                 util_buf_putc(out, ',');
-            util_json_quote(out, v->u.members[i].key, v->u.members[i].key_len);
-            util_buf_putc(out, ':');
+            write_key(out, v->u.members[i].key, v->u.members[i].key_len);
             aggregate_value_write(out, v->u.members[i].value);
         }
         util_buf_putc(out, '}');

@@ -46,8 +46,9 @@ typedef struct aggregate_member {
 
 struct aggregate_value {
     aggregate_value_kind_t kind;
-    size_t len; /* NUMBER, STRING: bytes of text; ARRAY, OBJECT: elements or members */
-    size_t cap; /* ARRAY, OBJECT under construction: room in items / members */
+    unsigned plain; /* STRING: the text needs no escaping, it is written as is (set by the in-place parser) */
+    size_t len;     /* NUMBER, STRING: bytes of text; ARRAY, OBJECT: elements or members */
+    size_t cap;     /* ARRAY, OBJECT under construction: room in items / members */
     union {
         const char *text;                /* NUMBER (source text), STRING (decoded); NUL-terminated */
         const aggregate_value_t **items; /* ARRAY */
@@ -123,6 +124,15 @@ int aggregate_value_equal(const aggregate_value_t *x, const aggregate_value_t *y
  * deeper than AGGREGATE_VALUE_MAX_DEPTH, or out of memory.
  */
 const aggregate_value_t *aggregate_value_parse(util_arena_t *a, const char *text, size_t len, util_error_t *err);
+
+/*
+ * As aggregate_value_parse, for text the values may keep pointing into: |text| (NUL at
+ * text[len]) must live as long as the values and may be modified. Strings and keys without
+ * escapes are not copied: they stay where they are, NUL-terminated in place (their closing
+ * quote becomes the NUL), and such strings are written back without an escaping pass. A
+ * backend reply copied once into the run's arena is parsed like this.
+ */
+const aggregate_value_t *aggregate_value_parse_in_place(util_arena_t *a, char *text, size_t len, util_error_t *err);
 
 /* Appends |v| as compact JSON. */
 void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v);

@@ -4,6 +4,7 @@
  * rounds sub-millisecond units up and formatting picks the largest exact unit. See grpc.h.
  */
 #include "grpc/grpc.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 
@@ -44,6 +45,15 @@ int grpc_timeout_parse(const char *value, size_t len, int64_t *ms, util_error_t 
     return 0;
 }
 
+/* "<value><unit>" NUL-terminated; |v| has at most 8 digits. Every call goes through here, so no printf. */
+static size_t put_value(char out[GRPC_TIMEOUT_BUF_SIZE], int64_t v, char unit)
+{
+    size_t n = util_u64_format(out, (uint64_t)v);
+    out[n++] = unit;
+    out[n] = '\0';
+    return n;
+}
+
 size_t grpc_timeout_format(int64_t ms, char out[GRPC_TIMEOUT_BUF_SIZE])
 {
     static const struct {
@@ -52,17 +62,17 @@ size_t grpc_timeout_format(int64_t ms, char out[GRPC_TIMEOUT_BUF_SIZE])
     } units[] = {{3600000, 'H'}, {60000, 'M'}, {1000, 'S'}, {1, 'm'}};
     const int64_t max_value = 99999999;
     if (ms <= 0)
-        return (size_t)snprintf(out, GRPC_TIMEOUT_BUF_SIZE, "0m");
+        return put_value(out, 0, 'm');
     /* Exact: the largest unit that divides |ms| and keeps the value within 8 digits. */
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (ms % units[i].ms == 0 && ms / units[i].ms <= max_value)
-            return (size_t)snprintf(out, GRPC_TIMEOUT_BUF_SIZE, "%lld%c", (long long)(ms / units[i].ms), units[i].unit);
+            return put_value(out, ms / units[i].ms, units[i].unit);
     }
     /* Too long for exact milliseconds: round up (a deadline must never get shorter). */
     for (size_t i = sizeof(units) / sizeof(units[0]); i-- > 0;) {
         int64_t v = ms / units[i].ms + (ms % units[i].ms != 0);
         if (v <= max_value)
-            return (size_t)snprintf(out, GRPC_TIMEOUT_BUF_SIZE, "%lld%c", (long long)v, units[i].unit);
+            return put_value(out, v, units[i].unit);
     }
-    return (size_t)snprintf(out, GRPC_TIMEOUT_BUF_SIZE, "%lldH", (long long)max_value);
+    return put_value(out, max_value, 'H');
 }

@@ -419,6 +419,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     call->hblock.len = 0;
     call->n_hblock = 0;
     call->in_trailers = call->headers_done;
+    util_buf_reserve(&call->hblock, 512); /* a typical block in one allocation (later ones reuse it) */
     return 0;
 }
 

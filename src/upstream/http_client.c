@@ -175,6 +175,10 @@ static int take_head(upstream_http_parser_t *p, int minor, int status, const str
     size_t count = 0;
     util_buf_t *s = &p->_store;
     s->len = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += h[i].name_len + h[i].value_len + 3;
+    util_buf_reserve(s, total); /* one allocation, not a doubling per few headers */
     for (size_t i = 0; i < n; i++) {
         if (h[i].name == NULL) {
             /* obs-fold: a continuation line of the previous field, joined with a space */
@@ -1362,7 +1366,14 @@ upstream_http_call_t *upstream_http_call_start(upstream_http_pool_t *pool, const
     call->is_head = strcmp(m, "HEAD") == 0;
     call->idempotent = call->is_head || strcmp(m, "GET") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||
                        strcmp(m, "OPTIONS") == 0 || strcmp(m, "TRACE") == 0;
-    util_buf_printf(&call->req, "%s %s HTTP/1.1\r\n", m, req->path);
+    size_t head_size = 64 + strlen(m) + path_len + strlen(pool->user_agent);
+    for (size_t i = 0; i < req->n_headers; i++)
+        head_size += req->headers[i].name_len + req->headers[i].value_len + 4;
+    util_buf_reserve(&call->req, head_size + (req->body != NULL ? req->body_len : 0)); /* one allocation */
+    util_buf_puts(&call->req, m);
+    util_buf_putc(&call->req, ' ');
+    util_buf_append(&call->req, req->path, path_len);
+    util_buf_append(&call->req, " HTTP/1.1\r\n", 11);
     call->req_line_len = call->req.len;
     int has_ua = 0;
     for (size_t i = 0; i < req->n_headers; i++) {
@@ -1378,11 +1389,16 @@ upstream_http_call_t *upstream_http_call_start(upstream_http_pool_t *pool, const
         util_buf_append(&call->req, h->value, h->value_len);
         util_buf_append(&call->req, "\r\n", 2);
     }
-    if (!has_ua)
-        util_buf_printf(&call->req, "user-agent: %s\r\n", pool->user_agent);
-    if (req->body != NULL)
-        util_buf_printf(&call->req, "content-length: %zu\r\n", req->body_len);
-    else if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
+    if (!has_ua) {
+        util_buf_append(&call->req, "user-agent: ", 12);
+        util_buf_puts(&call->req, pool->user_agent);
+        util_buf_append(&call->req, "\r\n", 2);
+    }
+    if (req->body != NULL) {
+        util_buf_append(&call->req, "content-length: ", 16);
+        util_buf_append_u64(&call->req, req->body_len);
+        util_buf_append(&call->req, "\r\n", 2);
+    } else if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
         util_buf_puts(&call->req, "content-length: 0\r\n");
     util_buf_append(&call->req, "\r\n", 2);
     if (req->body != NULL)

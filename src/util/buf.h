@@ -19,7 +19,10 @@ typedef struct util_buf {
     int failed;
 } util_buf_t;
 
-#define UTIL_BUF_INIT {NULL, 0, 0, 0}
+#define UTIL_BUF_INIT                                                                                                              \
+    {                                                                                                                              \
+        NULL, 0, 0, 0                                                                                                              \
+    }
 
 void util_buf_init(util_buf_t *b);
 void util_buf_dispose(util_buf_t *b);
@@ -59,6 +62,16 @@ static inline void util_buf_puts(util_buf_t *b, const char *s)
 static inline int util_buf_failed(const util_buf_t *b)
 {
     return b->failed;
+}
+
+/* Writes |v| in decimal to |out| (room for 20, no NUL); returns the length (1 to 20). */
+size_t util_u64_format(char *out, uint64_t v);
+
+/* Appends |v| in decimal (no printf on hot paths). */
+static inline void util_buf_append_u64(util_buf_t *b, uint64_t v)
+{
+    char num[20];
+    util_buf_append(b, num, util_u64_format(num, v));
 }
 
 /* printf-style append. */

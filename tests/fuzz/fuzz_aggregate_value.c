@@ -5,7 +5,8 @@
 // no sanitizer report", it checks the properties the engine relies on: what parses writes back
 // as JSON that parses to an equal value and writes identically (a fixed point after one round);
 // objects hold unique keys; merging a document into itself, or into an empty object, gives an
-// equal document; and nothing a merge reads is changed by it.
+// equal document; nothing a merge reads is changed by it; and parsing in place (as replies
+// are) accepts and refuses the same inputs, with equal values that write identically.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const aggregate_value_t *v = aggregate_value_parse(&a, (const char *)data, size, &err);
     if (v == NULL) {
         FUZZ_REQUIRE(err.message[0] != '\0');
+        char *copy = malloc(size + 1);
+        FUZZ_REQUIRE(copy != NULL);
+        memcpy(copy, data, size);
+        copy[size] = '\0';
+        FUZZ_REQUIRE(aggregate_value_parse_in_place(&a, copy, size, &err) == NULL);
+        free(copy);
         util_arena_dispose(&a);
         return 0;
     }
@@ -53,6 +60,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(aggregate_value_equal(v, again));
     aggregate_value_write(&twice, again);
     FUZZ_REQUIRE(once.len == twice.len && memcmp(once.data, twice.data, once.len) == 0);
+
+    char *copy = util_arena_alloc(&a, size + 1);
+    FUZZ_REQUIRE(copy != NULL);
+    memcpy(copy, data, size);
+    copy[size] = '\0';
+    const aggregate_value_t *in_place = aggregate_value_parse_in_place(&a, copy, size, &err);
+    FUZZ_REQUIRE(in_place != NULL && aggregate_value_equal(v, in_place));
+    util_buf_t written = UTIL_BUF_INIT;
+    aggregate_value_write(&written, in_place);
+    FUZZ_REQUIRE(written.len == once.len && memcmp(written.data, once.data, once.len) == 0);
+    util_buf_dispose(&written);
 
     if (v->kind == AGGREGATE_VALUE_OBJECT) {
         const aggregate_value_t *self = aggregate_json_merge(&a, v, again);

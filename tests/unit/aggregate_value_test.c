@@ -117,6 +117,46 @@ static void test_round_trips(void)
     }
 }
 
+/* In-place parsing (replies copied into the run's arena): the same values and output as the
+ * copying parser, strings and keys NUL-terminated in the source, unescaped ones not copied. */
+static void test_in_place(void)
+{
+    for (size_t i = 0; i < sizeof(round_trips) / sizeof(round_trips[0]); i++) {
+        const char *in = round_trips[i].in, *expected = round_trips[i].out != NULL ? round_trips[i].out : in;
+        size_t len = strlen(in);
+        char *text = util_arena_alloc(&arena, len + 1);
+        memcpy(text, in, len + 1);
+        util_error_t err;
+        const aggregate_value_t *v = aggregate_value_parse_in_place(&arena, text, len, &err);
+        CHECK(v != NULL);
+        CHECK_STR_EQ(text_of(v), expected);
+        CHECK(aggregate_value_equal(v, parse(in)));
+    }
+    char doc[] = "{\"key\":\"plain\",\"esc\\n\":\"a\\nb\",\"del\":\"x\x7fy\",\"n\":[12,\"s\"]}";
+    const aggregate_value_t *v = aggregate_value_parse_in_place(&arena, doc, strlen(doc), NULL);
+    CHECK(aggregate_value_is(v, AGGREGATE_VALUE_OBJECT));
+    if (v == NULL || v->len != 4)
+        return;
+    const aggregate_member_t *m = v->u.members;
+    /* unescaped: in the source, NUL-terminated where the closing quote was, written as is */
+    CHECK(m[0].key == doc + 2 && m[0].key[3] == '\0');
+    CHECK(m[0].value->u.text == doc + 8 && m[0].value->u.text[5] == '\0' && m[0].value->plain);
+    /* escaped: decoded into the arena, escaped again when written */
+    CHECK(m[1].key < doc || m[1].key >= doc + sizeof(doc));
+    CHECK_STR_EQ(m[1].key, "esc\n");
+    CHECK(!m[1].value->plain);
+    CHECK_STR_EQ(m[1].value->u.text, "a\nb");
+    /* DEL needs no escape in JSON, but is written escaped as by the copying parser */
+    CHECK(!m[2].value->plain);
+    CHECK(m[3].value->u.items[1]->plain);
+    CHECK_STR_EQ(text_of(v), "{\"key\":\"plain\",\"esc\\n\":\"a\\nb\",\"del\":\"x\\u007fy\",\"n\":[12,\"s\"]}");
+    /* errors are reported as by the copying parser */
+    char bad[] = "{\"a\":\"b\",}";
+    util_error_t err;
+    CHECK(aggregate_value_parse_in_place(&arena, bad, strlen(bad), &err) == NULL);
+    CHECK(strstr(err.message, "line 1 column") != NULL);
+}
+
 /* Lengths count every byte, NULs included; the text is NUL-terminated after them. */
 static void test_lengths(void)
 {
@@ -793,6 +833,7 @@ int main(void)
 {
     util_arena_init_raw(&arena);
     test_round_trips();
+    test_in_place();
     test_lengths();
     test_invalid();
     test_depth();
