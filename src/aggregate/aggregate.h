@@ -104,6 +104,10 @@ typedef struct aggregate_call {
     const char *grpc_method_name;      /* as written: "shop.v1.PriceService/GetPrice" */
     const proto_method_t *grpc_method; /* resolved when the set was loaded with a registry, else NULL */
     const aggregate_tpl_t *message;    /* the request message (always an object template) */
+    /* the reply's top-level fields its shape can keep (indexes of grpc_method->output's fields,
+     * codec_options_t.only_fields), or NULL for all: with an allow list or one-segment deny
+     * paths and no target, the other fields are not printed at all */
+    const uint8_t *reply_fields;
 
     /* HTTP calls */
     const char *http_method; /* "GET", ... */
@@ -232,6 +236,7 @@ typedef struct aggregate_call_request {
     size_t message_pb_len;
     const char *message_json; /* the same message as JSON text (logs; encoding without a registry) */
     size_t message_json_len;
+    const uint8_t *reply_fields; /* print only these fields of the reply (aggregate_call_t.reply_fields) */
     /* HTTP */
     const char *http_method;
     const char *path; /* path and query, percent-encoded: "/reviews/ABC-1?lang=en" */
@@ -246,9 +251,11 @@ typedef struct aggregate_call_request {
 /*
  * What a backend answered. HTTP upstreams: |http_status| is the response status and |body|
  * the response body. gRPC upstreams: |http_status| is 200 for OK, else the gRPC status mapped
- * to HTTP (grpc_code_to_http), |body| the reply message printed as JSON. |failed| marks
- * transport failures and gRPC errors (|error| says what happened in one sentence); HTTP
- * answers >= 400 count as failures whatever |failed| says.
+ * to HTTP (grpc_code_to_http), |body| the reply message printed as JSON, and |outline| the
+ * printer's outline of it (codec_options_t.outline; NULL when there is none), from which the
+ * engine builds the reply's value without parsing the text. |failed| marks transport failures
+ * and gRPC errors (|error| says what happened in one sentence); HTTP answers >= 400 count as
+ * failures whatever |failed| says.
  */
 typedef struct aggregate_reply {
     int failed;
@@ -256,6 +263,8 @@ typedef struct aggregate_reply {
     int http_status;
     const char *body;
     size_t body_len;
+    const codec_outline_event_t *outline;
+    size_t n_outline;
     const char *error;
 } aggregate_reply_t;
 

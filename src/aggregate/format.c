@@ -544,6 +544,41 @@ static int merge_directives(aggregate_ctx_t *ctx, const json_t *obj, aggregate_s
     return 0;
 }
 
+static int path_starts_with(const aggregate_path_t *p, const char *name, size_t len)
+{
+    return p->n != 0 && p->seg_lens[0] == len && memcmp(p->segs[0], name, len) == 0;
+}
+
+/*
+ * Which top-level fields of a gRPC call's reply its shape can keep (aggregate_call_t
+ * .reply_fields): without a target, allow keeps only the members its paths start at and a
+ * one-segment deny path drops its member, whatever the rest of the shape does; the reply is
+ * printed with JSON names, which the paths name. Only worth a mask when it leaves fields out.
+ */
+static int reply_fields(aggregate_ctx_t *ctx, aggregate_call_t *c)
+{
+    const aggregate_shape_t *s = &c->shape;
+    if (c->kind != AGGREGATE_CALL_GRPC || c->grpc_method == NULL || s->target != NULL)
+        return 0;
+    const proto_message_t *m = c->grpc_method->output;
+    uint8_t *keep = util_arena_alloc(ctx->arena, m->n_fields ? m->n_fields : 1);
+    if (keep == NULL)
+        return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
+    size_t dropped = 0;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const proto_field_t *f = &m->fields[i];
+        int kept = s->n_allow == 0;
+        for (size_t k = 0; k < s->n_allow && !kept; k++)
+            kept = path_starts_with(&s->allow[k], f->json_name, f->json_name_len);
+        for (size_t k = 0; k < s->n_deny && kept; k++)
+            kept = !(s->deny[k].n == 1 && path_starts_with(&s->deny[k], f->json_name, f->json_name_len));
+        keep[i] = (uint8_t)kept;
+        dropped += !kept;
+    }
+    c->reply_fields = dropped != 0 ? keep : NULL;
+    return 0;
+}
+
 static int parse_call(aggregate_ctx_t *ctx, const json_t *obj, aggregate_call_t *c, const char *const *endpoint_fwd,
                       size_t n_endpoint_fwd, const aggregate_load_options_t *opt)
 {
@@ -617,7 +652,9 @@ static int parse_call(aggregate_ctx_t *ctx, const json_t *obj, aggregate_call_t 
             list[n++] = k;
     c->deps = list;
     c->n_deps = n;
-    return merge_directives(ctx, obj, &c->shape);
+    if (merge_directives(ctx, obj, &c->shape) != 0)
+        return -1;
+    return reply_fields(ctx, c);
 }
 
 /* Depth-first search for a cycle; on finding one, writes "a → b → a" into |trail|. */

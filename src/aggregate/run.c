@@ -443,6 +443,7 @@ static int build_request(aggregate_run_t *run, const aggregate_call_t *c, built_
     b->req.upstream = c->upstream;
     b->req.grpc_method = c->grpc_method;
     b->req.grpc_method_name = c->grpc_method_name;
+    b->req.reply_fields = c->reply_fields;
     b->req.timeout_ms = c->timeout_ms;
     if ((c->kind == AGGREGATE_CALL_GRPC ? build_grpc(run, c, b) : build_http(run, c, b)) != 0)
         return -1;
@@ -539,9 +540,8 @@ static void after_event(aggregate_run_t *run)
         deliver(run);
 }
 
-/* The reply's JSON, copied once into the run's arena and parsed there in place: its strings
- * and keys need no copy of their own. */
-static const aggregate_value_t *parse_reply(aggregate_run_t *run, const aggregate_reply_t *r, util_error_t *err)
+/* The reply's text copied into the run's arena (NUL after it), or NULL. */
+static char *reply_text(aggregate_run_t *run, const aggregate_reply_t *r, util_error_t *err)
 {
     char *text = util_arena_alloc(&run->arena, r->body_len + 1);
     if (text == NULL) {
@@ -550,7 +550,22 @@ static const aggregate_value_t *parse_reply(aggregate_run_t *run, const aggregat
     }
     memcpy(text, r->body, r->body_len);
     text[r->body_len] = '\0';
-    return aggregate_value_parse_in_place(&run->arena, text, r->body_len, err);
+    return text;
+}
+
+/* The reply's JSON as a value: built from the printer's outline of a gRPC reply, else parsed.
+ * Either way the text is copied once into the run's arena and read there in place: its
+ * strings and keys need no copy of their own. */
+static const aggregate_value_t *parse_reply(aggregate_run_t *run, const aggregate_reply_t *r, util_error_t *err)
+{
+    char *text = reply_text(run, r, err);
+    if (text != NULL && r->outline != NULL) {
+        const aggregate_value_t *v = aggregate_value_from_outline(&run->arena, text, r->body_len, r->outline, r->n_outline);
+        if (v != NULL)
+            return v;
+        text = reply_text(run, r, err); /* the outline did not fit the text: parse a fresh copy */
+    }
+    return text != NULL ? aggregate_value_parse_in_place(&run->arena, text, r->body_len, err) : NULL;
 }
 
 static void on_reply(void *arg, const aggregate_reply_t *r)
@@ -571,7 +586,8 @@ static void on_reply(void *arg, const aggregate_reply_t *r)
                  str_printf("error: HTTP %d from upstream %s%s%.200s", r->http_status, up, msg ? ": " : "", msg ? msg : ""),
                  fail_status_of(r->http_status));
     } else {
-        util_error_t err = {0};
+        util_error_t err;
+        err.code = CODEC_ERR_NOMEM; /* what a failed empty object means */
         const aggregate_value_t *raw = r->body_len == 0 ? aggregate_value_object(&c->run->arena, 0) : parse_reply(c->run, r, &err);
         if (raw == NULL) {
             call_end(c, AGGREGATE_PART_ERROR,

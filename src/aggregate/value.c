@@ -268,22 +268,39 @@ typedef struct parser {
     int nomem;
 } parser_t;
 
-static int stack_push(parser_t *p, const void *entry, size_t size)
+/* Doubles the stack (in the arena: the outgrown block is left behind; a malloc'd buffer cost a
+ * realloc per parse). Entries are far smaller than its first 1 KiB. */
+static int stack_grow(parser_t *p)
 {
-    if (p->stack_cap - p->stack_len < size) {
-        size_t cap = p->stack_cap ? p->stack_cap * 2 : 1024;
-        uint8_t *grown = util_arena_alloc(p->a, cap);
-        if (grown == NULL) {
-            p->nomem = 1;
-            return -1;
-        }
-        if (p->stack_len != 0)
-            memcpy(grown, p->stack, p->stack_len);
-        p->stack = grown;
-        p->stack_cap = cap;
+    size_t cap = p->stack_cap ? p->stack_cap * 2 : 1024;
+    uint8_t *grown = util_arena_alloc(p->a, cap);
+    if (grown == NULL) {
+        p->nomem = 1;
+        return -1;
     }
-    memcpy(p->stack + p->stack_len, entry, size);
-    p->stack_len += size;
+    if (p->stack_len != 0)
+        memcpy(grown, p->stack, p->stack_len);
+    p->stack = grown;
+    p->stack_cap = cap;
+    return 0;
+}
+
+/* Pushes a member / an item (typed, so the copy is a plain store). */
+static inline int push_member(parser_t *p, const aggregate_member_t *m)
+{
+    if (p->stack_cap - p->stack_len < sizeof(*m) && stack_grow(p) != 0)
+        return -1;
+    memcpy(p->stack + p->stack_len, m, sizeof(*m));
+    p->stack_len += sizeof(*m);
+    return 0;
+}
+
+static inline int push_item(parser_t *p, const aggregate_value_t *v)
+{
+    if (p->stack_cap - p->stack_len < sizeof(v) && stack_grow(p) != 0)
+        return -1;
+    memcpy(p->stack + p->stack_len, &v, sizeof(v));
+    p->stack_len += sizeof(v);
     return 0;
 }
 
@@ -357,7 +374,7 @@ static const aggregate_value_t *parse_object(parser_t *p)
         if (k == NULL)
             return NULL;
         aggregate_member_t m = {k, key.len, NULL};
-        if ((m.value = parse_value(p)) == NULL || stack_push(p, &m, sizeof(m)) != 0)
+        if ((m.value = parse_value(p)) == NULL || push_member(p, &m) != 0)
             return NULL;
     }
     if (r < 0)
@@ -387,7 +404,7 @@ static const aggregate_value_t *parse_array(parser_t *p)
     int r;
     while ((r = json_lex_array_next(&p->lx, &count)) == 1) {
         const aggregate_value_t *v = parse_value(p);
-        if (v == NULL || stack_push(p, &v, sizeof(v)) != 0)
+        if (v == NULL || push_item(p, v) != 0)
             return NULL;
     }
     if (r < 0)
@@ -486,6 +503,162 @@ static const aggregate_value_t *parse(parser_t *p, const char *text, size_t len,
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Building from a printer's outline
+ */
+
+typedef struct outline_reader {
+    parser_t p; /* the arena, the member / item stack and the text (p.src) */
+    const codec_outline_event_t *ev, *end;
+    size_t depth;
+} outline_reader_t;
+
+/* The event's text, NULL when it does not lie in the text. */
+static char *outline_text(outline_reader_t *o, const codec_outline_event_t *e)
+{
+    if (e->len == 0 || e->off > o->p.src_len || e->len > o->p.src_len - e->off)
+        return NULL;
+    return o->p.src + e->off;
+}
+
+static inline int has_backslash(const char *s, size_t len)
+{
+    if (len >= 32)
+        return memchr(s, '\\', len) != NULL;
+    for (size_t i = 0; i < len; i++) /* most strings are short: no call */
+        if (s[i] == '\\')
+            return 1;
+    return 0;
+}
+
+/* The text of a printed string with its quotes ("..." at |s|, |len| bytes): in place when the
+ * printer escaped nothing in it (it escapes '"', '\\', controls and DEL; the event says so, or
+ * the text has no backslash), else decoded into the arena. Returns the text (|*out_len| bytes, NUL-terminated) or NULL; |*plain|
+ * tells whether it is the printed text itself. */
+static const char *outline_text_of_string(outline_reader_t *o, const codec_outline_event_t *e, char *s, size_t len, size_t *out_len,
+                                          int *plain)
+{
+    if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+        return NULL;
+    if ((e->kind & CODEC_OUTLINE_NO_ESCAPES) || !has_backslash(s + 1, len - 2)) {
+        s[len - 1] = '\0';
+        *out_len = len - 2;
+        *plain = 1;
+        return s + 1;
+    }
+    const aggregate_value_t *v = aggregate_value_parse(o->p.a, s, len, NULL);
+    if (!aggregate_value_is(v, AGGREGATE_VALUE_STRING))
+        return NULL;
+    *out_len = v->len;
+    *plain = 0;
+    return v->u.text;
+}
+
+static const aggregate_value_t *outline_string(outline_reader_t *o, const codec_outline_event_t *e, char *s, size_t len)
+{
+    size_t n;
+    int plain;
+    aggregate_value_t *v = util_arena_alloc(o->p.a, sizeof(*v));
+    const char *t = v != NULL ? outline_text_of_string(o, e, s, len, &n, &plain) : NULL;
+    if (t == NULL)
+        return NULL;
+    *v = (aggregate_value_t){.kind = AGGREGATE_VALUE_STRING, .plain = (unsigned)plain, .len = n, .u.text = t};
+    return v;
+}
+
+/* A scalar as printed: a string, a number, true, false or null. */
+static const aggregate_value_t *outline_scalar(outline_reader_t *o, const codec_outline_event_t *e, char *s, size_t len)
+{
+    if (s[0] == '"')
+        return outline_string(o, e, s, len);
+    if (s[0] == 't' || s[0] == 'f' || s[0] == 'n')
+        return len == 4 && memcmp(s, "true", 4) == 0    ? &value_true
+               : len == 5 && memcmp(s, "false", 5) == 0 ? &value_false
+               : len == 4 && memcmp(s, "null", 4) == 0  ? &value_null
+                                                        : NULL;
+    return json_number_scan(s, s + len, 0) == len ? aggregate_value_number(o->p.a, s, len) : NULL;
+}
+
+static const aggregate_value_t *outline_value(outline_reader_t *o)
+{
+    if (o->ev == o->end || ++o->depth > AGGREGATE_VALUE_MAX_DEPTH)
+        return NULL;
+    const codec_outline_event_t *e = o->ev++;
+    const aggregate_value_t *v = NULL;
+    char *s;
+    switch (e->kind & ~CODEC_OUTLINE_NO_ESCAPES) {
+    case CODEC_OUTLINE_SCALAR:
+        if ((s = outline_text(o, e)) != NULL)
+            v = outline_scalar(o, e, s, e->len);
+        break;
+    case CODEC_OUTLINE_RAW:
+        /* a well-known type: mostly a scalar (Timestamp, Duration, wrappers ...), else parsed */
+        if ((s = outline_text(o, e)) != NULL)
+            v = s[0] == '{' || s[0] == '[' ? aggregate_value_parse(o->p.a, s, e->len, NULL) : outline_scalar(o, e, s, e->len);
+        break;
+    case CODEC_OUTLINE_OBJECT: {
+        size_t base = o->p.stack_len;
+        while (o->ev != o->end && (o->ev->kind & ~CODEC_OUTLINE_NO_ESCAPES) == CODEC_OUTLINE_KEY) {
+            const codec_outline_event_t *k = o->ev++;
+            char *ks = outline_text(o, k);
+            aggregate_member_t m;
+            int plain;
+            if (ks == NULL || (m.key = outline_text_of_string(o, k, ks, k->len, &m.key_len, &plain)) == NULL ||
+                (m.value = outline_value(o)) == NULL || push_member(&o->p, &m) != 0)
+                return NULL;
+        }
+        if (o->ev == o->end || o->ev->kind != CODEC_OUTLINE_END)
+            return NULL;
+        o->ev++;
+        size_t n = (o->p.stack_len - base) / sizeof(aggregate_member_t);
+        aggregate_value_t *obj = aggregate_value_object(o->p.a, n);
+        if (obj == NULL)
+            return NULL;
+        if (n != 0)
+            memcpy(obj->u.members, o->p.stack + base, n * sizeof(aggregate_member_t));
+        /* no duplicate keys to drop: the registry refuses a message with two fields of one name
+         * (proto or JSON), and the printer writes one entry per map key */
+        o->p.stack_len = base;
+        obj->len = n;
+        v = obj;
+        break;
+    }
+    case CODEC_OUTLINE_ARRAY: {
+        size_t base = o->p.stack_len;
+        while (o->ev != o->end && o->ev->kind != CODEC_OUTLINE_END) {
+            const aggregate_value_t *item = outline_value(o);
+            if (item == NULL || push_item(&o->p, item) != 0)
+                return NULL;
+        }
+        if (o->ev == o->end)
+            return NULL;
+        o->ev++;
+        size_t n = (o->p.stack_len - base) / sizeof(aggregate_value_t *);
+        aggregate_value_t *arr = aggregate_value_array(o->p.a, n);
+        if (arr == NULL)
+            return NULL;
+        if (n != 0)
+            memcpy((void *)arr->u.items, o->p.stack + base, n * sizeof(aggregate_value_t *));
+        arr->len = n;
+        o->p.stack_len = base;
+        v = arr;
+        break;
+    }
+    default:
+        return NULL;
+    }
+    o->depth--;
+    return v;
+}
+
+const aggregate_value_t *aggregate_value_from_outline(util_arena_t *a, char *text, size_t len, const codec_outline_event_t *events,
+                                                      size_t n_events)
+{
+    outline_reader_t o = {.p = {.a = a, .src = text, .src_len = len}, .ev = events, .end = events + n_events};
+    const aggregate_value_t *v = outline_value(&o);
+    return v != NULL && o.ev == o.end ? v : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
  * Writing
  */
 
@@ -507,16 +680,22 @@ static inline void write_key(util_buf_t *out, const char *s, size_t len)
 {
     if (util_buf_reserve(out, len + 3) != 0)
         return;
-    uint8_t *d = out->data + out->len;
+    /* copied while checking, without a branch per byte; redone escaped in the rare case */
+    static const uint8_t needs_escape[256] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,          1,          1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+    };
+    uint8_t *d = out->data + out->len, bad = 0;
     d[0] = '"';
     for (size_t i = 0; i < len; i++) {
         uint8_t c = (uint8_t)s[i];
-        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
-            util_json_quote(out, s, len);
-            util_buf_putc(out, ':');
-            return;
-        }
+        bad |= needs_escape[c];
         d[i + 1] = c;
+    }
+    if (bad) {
+        util_json_quote(out, s, len);
+        util_buf_putc(out, ':');
+        return;
     }
     d[len + 1] = '"';
     d[len + 2] = ':';

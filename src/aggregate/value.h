@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/proto.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -133,6 +134,16 @@ const aggregate_value_t *aggregate_value_parse(util_arena_t *a, const char *text
  * backend reply copied once into the run's arena is parsed like this.
  */
 const aggregate_value_t *aggregate_value_parse_in_place(util_arena_t *a, char *text, size_t len, util_error_t *err);
+
+/*
+ * Builds the value of JSON text printed by codec_pb_to_json from the outline the printer made
+ * of it (codec_options_t.outline), without lexing the text again: keys and plain strings stay
+ * in |text| as for aggregate_value_parse_in_place (same rules for |text|, which must be the
+ * printed bytes from where the outline's offsets count). Returns NULL when the outline does
+ * not describe the text (the caller then parses the text) or when the arena is out of memory.
+ */
+const aggregate_value_t *aggregate_value_from_outline(util_arena_t *a, char *text, size_t len, const codec_outline_event_t *events,
+                                                      size_t n_events);
 
 /* Appends |v| as compact JSON. */
 void aggregate_value_write(util_buf_t *out, const aggregate_value_t *v);

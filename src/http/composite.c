@@ -38,14 +38,17 @@ typedef struct composite_call {
     upstream_grpc_call_t *grpc;
     upstream_http_call_t *http;
     const proto_method_t *method;
+    const uint8_t *reply_fields; /* codec_options_t.only_fields */
     size_t n_messages;
-    util_buf_t json; /* the gRPC reply, printed as JSON as soon as it arrives */
-    char why[600];   /* why it could not be printed ("" when it could) */
+    util_buf_t json;    /* the gRPC reply, printed as JSON as soon as it arrives */
+    util_buf_t outline; /* the printer's outline of it (codec_outline_event_t) */
+    char why[600];      /* why it could not be printed ("" when it could) */
 } composite_call_t;
 
 static void call_free(composite_call_t *c)
 {
     util_buf_dispose(&c->json);
+    util_buf_dispose(&c->outline);
     free(c);
 }
 
@@ -63,8 +66,9 @@ static void on_grpc_message(void *ctx, const uint8_t *data, size_t len)
         return;
     /* printed here, from the client's own buffer: no copy of the message is kept */
     util_error_t err;
-    codec_options_t opt = {0};
+    codec_options_t opt = {.outline = &c->outline, .only_fields = c->reply_fields};
     util_buf_reserve(&c->json, len * 3 + 256); /* typical JSON size: one allocation */
+    util_buf_reserve(&c->outline, len * 8 + 64);
     if (codec_pb_to_json(c->cw->gw->gateway->registry, c->method->output, data, len, &opt, &c->json, &err) != 0)
         snprintf(c->why, sizeof(c->why), "cannot print the reply: %.500s", err.message);
 }
@@ -93,6 +97,10 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
         r.http_status = 200;
         r.body = (const char *)c->json.data;
         r.body_len = c->json.len;
+        if (!util_buf_failed(&c->outline)) {
+            r.outline = (const codec_outline_event_t *)(const void *)c->outline.data;
+            r.n_outline = c->outline.len / sizeof(codec_outline_event_t);
+        }
     }
     c->cb(c->cb_arg, &r);
     call_free(c);
@@ -150,6 +158,7 @@ static void *transport_start_call(void *ctx, const aggregate_call_request_t *req
             return NULL;
         }
         c->method = req->grpc_method;
+        c->reply_fields = req->reply_fields;
         c->grpc =
             upstream_grpc_call_start(cw->gw->pools[ui], req->grpc_method->grpc_path, md, n_md, timeout, &grpc_callbacks, c, &err);
         if (c->grpc == NULL) {

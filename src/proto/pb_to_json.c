@@ -169,6 +169,11 @@ typedef struct p2j {
     uint32_t max_depth;
     uint8_t emit_defaults, proto_names, enum_ints;
     scratch_t scratch;
+    util_buf_t *outline;        /* codec_options_t.outline, or NULL */
+    size_t start;               /* out->len when printing started: outline offsets count from here */
+    uint32_t raw_depth;         /* > 0 inside a value outlined as RAW, whose parts are not outlined */
+    uint8_t escaped;            /* put_escaped wrote an escape since outline_begin */
+    const uint8_t *only_fields; /* codec_options_t.only_fields, for the top message (depth 1) */
 } p2j_t;
 
 /* Expected wire type of each field type (index: proto_type_t). */
@@ -741,6 +746,48 @@ static inline void putch(p2j_t *c, char ch)
     util_buf_putc(c->out, (uint8_t)ch);
 }
 
+/* Appends an outline event for the text [off, off + len) of c->out (when outlining). */
+static void outline_add(p2j_t *c, uint32_t kind, size_t off, size_t len)
+{
+    if (c->raw_depth != 0)
+        return;
+    if (off + len - c->start > UINT32_MAX) {
+        c->outline->failed = 1;
+        return;
+    }
+    codec_outline_event_t e = {kind, (uint32_t)(off - c->start), (uint32_t)len};
+    util_buf_append(c->outline, &e, sizeof(e));
+}
+
+/* Outlines the text printed since |at| (a c->out length) as one event. */
+static inline void outline_since(p2j_t *c, uint32_t kind, size_t at)
+{
+    if (c->outline != NULL)
+        outline_add(c, kind, at, c->out->len - at);
+}
+
+/* Where a value's text starts, for outline_value_since. */
+static inline size_t outline_begin(p2j_t *c)
+{
+    if (c->raw_depth == 0) /* inside a RAW value, escapes add up for the whole of it */
+        c->escaped = 0;
+    return c->out->len;
+}
+
+/* Outlines the value printed since |at| (from outline_begin); a string the printer wrote
+ * without escapes is flagged so, and its reader need not look for any. */
+static inline void outline_value_since(p2j_t *c, uint32_t kind, size_t at)
+{
+    if (c->outline != NULL)
+        outline_add(c, kind | (c->escaped ? 0 : CODEC_OUTLINE_NO_ESCAPES), at, c->out->len - at);
+}
+
+static inline void outline_mark(p2j_t *c, uint32_t kind)
+{
+    if (c->outline != NULL)
+        outline_add(c, kind, c->out->len, 0);
+}
+
 /*
  * Byte classes for escaping: 0 = printed as is; 1 = ASCII that is escaped; 2 = non-ASCII,
  * decoded and validated as UTF-8 (a few code points are escaped, see needs_escape()).
@@ -835,6 +882,7 @@ static int put_escaped(p2j_t *c, const uint8_t *s, size_t len)
             }
         }
         put(c, (const char *)s + run, i - run);
+        c->escaped = 1;
         switch (cp) {
         case '"':
             put(c, "\\\"", 2);
@@ -909,10 +957,14 @@ static inline void put_name(p2j_t *c, const proto_field_t *f, int *first)
     if (any != 0) {
         /* a json_name option may hold anything, '"' included */
         b->len = (size_t)(o - b->data);
+        size_t at = b->len;
         put_string(c, (const uint8_t *)name, n);
+        outline_since(c, CODEC_OUTLINE_KEY, at);
         putch(c, ':');
         return;
     }
+    if (c->outline != NULL)
+        outline_add(c, CODEC_OUTLINE_KEY | CODEC_OUTLINE_NO_ESCAPES, (size_t)(o - b->data), n + 2);
     *o++ = '"';
     memcpy(o, name, n);
     o += n;
@@ -1091,6 +1143,7 @@ static int print_message(p2j_t *c, const frame_t *parent, const proto_message_t 
 /* Prints the elements of a repeated field as a JSON array; *count gets the number of elements. */
 static int print_array(p2j_t *c, frame_t *fr, const proto_field_t *f, const occ_t *first, uint32_t depth, size_t *count)
 {
+    outline_mark(c, CODEC_OUTLINE_ARRAY);
     putch(c, '[');
     long idx = 0;
     proto_type_t t = f->type;
@@ -1127,7 +1180,9 @@ static int print_array(p2j_t *c, frame_t *fr, const proto_field_t *f, const occ_
                 if (idx != 0)
                     putch(c, ',');
                 fr->index = idx++;
+                size_t at = outline_begin(c);
                 put_scalar(c, fr, f, t, v, NULL, 0);
+                outline_value_since(c, CODEC_OUTLINE_SCALAR, at);
             }
         } else {
             if (!enum_value_ok(f, o->v))
@@ -1135,12 +1190,15 @@ static int print_array(p2j_t *c, frame_t *fr, const proto_field_t *f, const occ_
             if (idx != 0)
                 putch(c, ',');
             fr->index = idx++;
+            size_t at = outline_begin(c);
             if (put_scalar(c, fr, f, t, o->v, o->p, 0) != 0)
                 return -1;
+            outline_value_since(c, CODEC_OUTLINE_SCALAR, at);
         }
     }
     fr->index = -1;
     putch(c, ']');
+    outline_mark(c, CODEC_OUTLINE_END);
     *count = (size_t)idx;
     return 0;
 }
@@ -1271,6 +1329,7 @@ static int print_map(p2j_t *c, frame_t *fr, const proto_field_t *f, const occ_t 
     }
 
     /* 3. print */
+    outline_mark(c, CODEC_OUTLINE_OBJECT);
     putch(c, '{');
     int firstm = 1;
     *count = 0;
@@ -1283,6 +1342,7 @@ static int print_map(p2j_t *c, frame_t *fr, const proto_field_t *f, const occ_t 
             putch(c, ',');
         firstm = 0;
         ++*count;
+        size_t key_at = outline_begin(c);
         if (r->key != NULL) {
             if (put_string(c, r->key, (size_t)r->ikey) != 0)
                 return fail(c, fr, CODEC_ERR_UTF8, "invalid UTF-8 in map key");
@@ -1305,19 +1365,25 @@ static int print_map(p2j_t *c, frame_t *fr, const proto_field_t *f, const occ_t 
             put(c, keybuf, fr->key_len);
             putch(c, '"');
         }
+        outline_value_since(c, CODEC_OUTLINE_KEY, key_at);
         putch(c, ':');
         if (vf->type == PROTO_TYPE_MESSAGE || vf->type == PROTO_TYPE_GROUP) {
             if (print_message(c, fr, vf->message, r->val.first, 0, NULL, depth + 1) != 0)
                 return -1;
-        } else if (r->val.last != NULL) {
+            continue;
+        }
+        size_t at = outline_begin(c);
+        if (r->val.last != NULL) {
             if (put_scalar(c, fr, vf, vf->type, r->val.last->v, r->val.last->p, 0) != 0)
                 return -1;
         } else {
             put_default(c, vf);
         }
+        outline_value_since(c, CODEC_OUTLINE_SCALAR, at);
     }
     fr->key = NULL;
     putch(c, '}');
+    outline_mark(c, CODEC_OUTLINE_END);
     scratch_release(&c->scratch, mark);
     return 0;
 }
@@ -1366,10 +1432,13 @@ static int print_fields(p2j_t *c, frame_t *fr, const proto_message_t *m, const s
         }
     }
 
+    const uint8_t *only = depth == 1 ? c->only_fields : NULL;
     for (size_t i = 0; i < m->n_fields; i++) {
         const proto_field_t *f = &m->fields[i];
         const slot_t *s = &slots[i];
         const uint8_t *fcut = NULL;
+        if (only != NULL && !only[i])
+            continue;
         if (f->oneof_index >= 0) {
             if (winner[f->oneof_index] != f)
                 continue;
@@ -1379,7 +1448,7 @@ static int print_fields(p2j_t *c, frame_t *fr, const proto_message_t *m, const s
         if (f->repeated) {
             if (s->first == NULL && !c->emit_defaults)
                 continue;
-            size_t saved_len = c->out->len, count;
+            size_t saved_len = c->out->len, saved_outline = c->outline != NULL ? c->outline->len : 0, count;
             int saved_first = first;
             put_name(c, f, &first);
             if ((f->is_map ? print_map(c, fr, f, s->first, depth, &count) : print_array(c, fr, f, s->first, depth, &count)) != 0)
@@ -1387,6 +1456,8 @@ static int print_fields(p2j_t *c, frame_t *fr, const proto_message_t *m, const s
             if (count == 0 && !c->emit_defaults && !c->out->failed) {
                 /* only empty packed runs or unknown closed-enum numbers: the field is empty, so omitted */
                 c->out->len = saved_len;
+                if (c->outline != NULL)
+                    c->outline->len = saved_outline;
                 first = saved_first;
             }
             continue;
@@ -1394,7 +1465,9 @@ static int print_fields(p2j_t *c, frame_t *fr, const proto_message_t *m, const s
         if (s->last == NULL) {
             if (c->emit_defaults && !f->has_presence) {
                 put_name(c, f, &first);
+                size_t at = outline_begin(c);
                 put_default(c, f);
+                outline_value_since(c, CODEC_OUTLINE_SCALAR, at);
             }
             continue;
         }
@@ -1417,8 +1490,10 @@ static int print_fields(p2j_t *c, frame_t *fr, const proto_message_t *m, const s
         if (!f->has_presence && !c->emit_defaults && scalar_is_default(f->type, o))
             continue;
         put_name(c, f, &first);
+        size_t at = outline_begin(c);
         if (put_scalar(c, fr, f, f->type, o->v, o->p, 0) != 0)
             return -1;
+        outline_value_since(c, CODEC_OUTLINE_SCALAR, at);
     }
     fr->field = NULL;
     return 0;
@@ -1641,11 +1716,18 @@ static int print_message(p2j_t *c, const frame_t *parent, const proto_message_t 
     }
     int rc;
     if (m->wkt != PROTO_WKT_NONE) {
+        /* outlined whole: a value of its own form, which the outline's reader parses */
+        size_t at = outline_begin(c);
+        c->raw_depth++;
         rc = print_wkt(c, &fr, m, slots, depth);
+        c->raw_depth--;
+        outline_value_since(c, CODEC_OUTLINE_RAW, at);
     } else {
+        outline_mark(c, CODEC_OUTLINE_OBJECT);
         putch(c, '{');
         rc = print_fields(c, &fr, m, slots, 1, depth);
         putch(c, '}');
+        outline_mark(c, CODEC_OUTLINE_END);
     }
     scratch_release(&c->scratch, mark);
     return rc;
@@ -1676,6 +1758,11 @@ int codec_pb_to_json(const proto_registry_t *r, const proto_message_t *m, const 
     c.emit_defaults = opt->emit_defaults;
     c.proto_names = opt->proto_names;
     c.enum_ints = opt->enum_ints;
+    c.outline = opt->outline;
+    c.start = out->len;
+    c.raw_depth = 0;
+    c.escaped = 0;
+    c.only_fields = opt->only_fields;
     scratch_init(&c.scratch, inline_block, sizeof(inline_block));
     size_t start = out->len;
     occ_t seg = {pb, NULL, len, WIRE_LEN};

@@ -100,10 +100,10 @@ typedef struct proto_field {
     uint32_t number;
     uint32_t index; /* position in containing->fields */
     proto_type_t type;
-    uint8_t repeated;      /* label REPEATED (maps too) */
-    uint8_t packed;        /* repeated scalar written packed on output */
-    uint8_t is_map;        /* repeated map-entry message */
-    uint8_t has_presence;  /* singular message, oneof member, proto3 optional, proto2 optional */
+    uint8_t repeated;     /* label REPEATED (maps too) */
+    uint8_t packed;       /* repeated scalar written packed on output */
+    uint8_t is_map;       /* repeated map-entry message */
+    uint8_t has_presence; /* singular message, oneof member, proto3 optional, proto2 optional */
     uint8_t proto3_optional;
     int32_t oneof_index;            /* index into containing->oneof_names, -1 if none (proto3 optional excluded) */
     const proto_message_t *message; /* MESSAGE / GROUP */
@@ -131,10 +131,10 @@ struct proto_message {
 };
 
 typedef struct proto_http_rule {
-    const char *method; /* "GET", "PUT", "POST", "DELETE", "PATCH", or the custom kind as written ("HEAD", "*") */
-    const char *path;   /* path template */
-    const char *body;   /* "" (no body), "*" or a top-level field name */
-    const char *response_body;                /* "" or a top-level field name */
+    const char *method;        /* "GET", "PUT", "POST", "DELETE", "PATCH", or the custom kind as written ("HEAD", "*") */
+    const char *path;          /* path template */
+    const char *body;          /* "" (no body), "*" or a top-level field name */
+    const char *response_body; /* "" or a top-level field name */
     const struct proto_http_rule *additional; /* additional_bindings (one level deep) */
     size_t n_additional;
 } proto_http_rule_t;
@@ -190,8 +190,7 @@ void proto_registry_free(proto_registry_t *r);
  * left exactly as it was before the call.
  */
 int proto_registry_load_file(proto_registry_t *r, const char *path, util_error_t *err);
-int proto_registry_load_buffer(proto_registry_t *r, const uint8_t *data, size_t len, const char *source_name,
-                               util_error_t *err);
+int proto_registry_load_buffer(proto_registry_t *r, const uint8_t *data, size_t len, const char *source_name, util_error_t *err);
 
 /*
  * Loads the types the gateway itself needs (google.rpc.Status, google.rpc error details,
@@ -237,7 +236,43 @@ typedef struct codec_options {
                                nested messages; parsing counts nested JSON objects and arrays, so a printed document
                                can nest up to 2 * max_depth + 1 containers (repeated and map fields add one each) */
     size_t max_input;       /* input size limit in bytes; 0 = CODEC_DEFAULT_MAX_INPUT */
+    /* pb_to_json only: when non-NULL, the printer also appends the outline of what it prints
+     * here (codec_outline_event_t entries, see below). */
+    util_buf_t *outline;
+    /* pb_to_json only: when non-NULL, only the fields i of the printed message (not of the
+     * messages inside it) with only_fields[i] != 0 are printed, as if the others were absent
+     * (a oneof's member is still chosen among all). A composite call whose reply is cut down
+     * to a few members anyway prints just those. */
+    const uint8_t *only_fields;
 } codec_options_t;
+
+/*
+ * The outline of a printed JSON document: its structure as events, in document order, with
+ * the byte offsets of keys and values in the printed text (from where printing started), so
+ * that a caller who wants the document as a tree (the composite engine) builds it without
+ * lexing the text again. OBJECT and ARRAY open a container and END closes it; an object holds
+ * KEY, value pairs. KEY and SCALAR cover a quoted key or a scalar value as printed (a string
+ * with its quotes); RAW covers a value printed by a well-known type's own rules (Timestamp,
+ * Struct, Any ...), whose text the caller parses. Offsets fit in 32 bits; a longer output
+ * marks the outline buffer failed, and so does running out of memory.
+ */
+enum {
+    CODEC_OUTLINE_OBJECT = 1,
+    CODEC_OUTLINE_ARRAY,
+    CODEC_OUTLINE_END,
+    CODEC_OUTLINE_KEY,
+    CODEC_OUTLINE_SCALAR,
+    CODEC_OUTLINE_RAW,
+};
+
+/* Flag on a KEY, SCALAR or RAW event whose text is a string: the printer escaped nothing in it. */
+#define CODEC_OUTLINE_NO_ESCAPES 0x100u
+
+typedef struct codec_outline_event {
+    uint32_t kind; /* CODEC_OUTLINE_*, with CODEC_OUTLINE_NO_ESCAPES */
+    uint32_t off;  /* KEY, SCALAR, RAW: first byte in the printed text */
+    uint32_t len;  /* KEY, SCALAR, RAW: bytes */
+} codec_outline_event_t;
 
 #define CODEC_DEFAULT_MAX_DEPTH 100
 /* Both directions recurse once per level: a larger max_depth is clamped to this, which keeps a
@@ -265,15 +300,15 @@ enum {
  * `field "items[1].quantity": 1.5 is not an integer`. On failure |out| may hold partial
  * output past its original length; the caller discards it.
  */
-int codec_json_to_pb(const proto_registry_t *r, const proto_message_t *m, const char *json, size_t len,
-                     const codec_options_t *opt, util_buf_t *out, util_error_t *err);
+int codec_json_to_pb(const proto_registry_t *r, const proto_message_t *m, const char *json, size_t len, const codec_options_t *opt,
+                     util_buf_t *out, util_error_t *err);
 
 /*
  * Prints the wire bytes of message |m| as JSON, appended to |out|. Unknown fields are
  * skipped. Returns 0, or -1 with |err| set (CODEC_ERR_WIRE naming the byte offset).
  */
-int codec_pb_to_json(const proto_registry_t *r, const proto_message_t *m, const uint8_t *pb, size_t len,
-                     const codec_options_t *opt, util_buf_t *out, util_error_t *err);
+int codec_pb_to_json(const proto_registry_t *r, const proto_message_t *m, const uint8_t *pb, size_t len, const codec_options_t *opt,
+                     util_buf_t *out, util_error_t *err);
 
 /*
  * Encodes one value of field |f| given in its text form, as found in URL path variables

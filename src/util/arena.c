@@ -19,6 +19,7 @@ struct util_arena_chunk {
 void util_arena_init(util_arena_t *a)
 {
     a->chunks = NULL;
+    a->base = NULL;
     a->used = a->cap = 0;
     a->raw = 0;
 }
@@ -69,11 +70,11 @@ void util_arena_dispose(util_arena_t *a)
     a->raw = raw;
 }
 
-void *util_arena_alloc(util_arena_t *a, size_t size)
+void *util_arena_alloc_slow(util_arena_t *a, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
-        size = 16;
+        return NULL; /* rounded past SIZE_MAX */
     if (a->chunks == NULL || a->cap - a->used < size) {
         if (size > ARENA_CHUNK / 4) {
             /* large block: its own chunk, linked behind the current one so bumping goes on */
@@ -83,6 +84,7 @@ void *util_arena_alloc(util_arena_t *a, size_t size)
             if (a->chunks == NULL) {
                 big->next = NULL;
                 a->chunks = big;
+                a->base = big->data;
                 a->used = a->cap = size;
             } else {
                 big->next = a->chunks->next;
@@ -95,10 +97,11 @@ void *util_arena_alloc(util_arena_t *a, size_t size)
             return NULL;
         c->next = a->chunks;
         a->chunks = c;
+        a->base = c->data;
         a->used = 0;
         a->cap = ARENA_CHUNK;
     }
-    void *p = a->chunks->data + a->used;
+    void *p = a->base + a->used;
     a->used += size;
     return p;
 }

@@ -287,6 +287,57 @@ static void test_valid(void)
     aggregate_set_free(s);
 }
 
+/* Which reply fields a gRPC call prints (aggregate_call_t.reply_fields): the members its shape
+ * can keep. |shape| is the call's merge directives; |expect| the Price fields kept, by proto
+ * name, space-separated, or NULL for no mask (every field). */
+static void reply_fields_case(const char *shape, const char *expect)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf),
+             EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 'shop.v1.PriceService/GetPrice', 'request': {}}, %s}"),
+             shape);
+    char *json = dq(buf);
+    aggregate_set_t *s = aggregate_set_new();
+    util_error_t err = {0};
+    aggregate_load_options_t o = options();
+    CHECK_INT_EQ(aggregate_set_load_string(s, json, "t.json", &o, &err), 0);
+    free(json);
+    const aggregate_call_t *c = aggregate_set_count(s) == 1 ? &aggregate_set_at(s, 0)->calls[0] : NULL;
+    if (c == NULL || c->grpc_method == NULL) {
+        TEST_FAIL_("%s: %s", shape, err.message);
+        aggregate_set_free(s);
+        return;
+    }
+    char got[512] = "";
+    const proto_message_t *m = c->grpc_method->output;
+    for (size_t i = 0; c->reply_fields != NULL && i < m->n_fields; i++)
+        if (c->reply_fields[i])
+            snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", got[0] ? " " : "", m->fields[i].name);
+    if (expect == NULL)
+        CHECK(c->reply_fields == NULL);
+    else
+        CHECK_STR_EQ(got, expect);
+    aggregate_set_free(s);
+}
+
+static void test_reply_fields(void)
+{
+    /* allow keeps the members its paths start at (JSON names; nested paths keep their first member) */
+    reply_fields_case("'allow': ['sku', 'displayName', 'attributes.color']", "sku attributes display_name");
+    /* one-segment deny paths drop their member; deeper ones do not */
+    reply_fields_case("'allow': ['sku', 'currency', 'tags'], 'deny': ['currency', 'tags.0']", "sku tags");
+    reply_fields_case("'deny': ['updatedAt']", "sku amount_micros currency quantity tags unit_amount_micros kind "
+                                               "compare_at_micros discounts attributes display_name version");
+    /* renames and groups act after allow: no difference */
+    reply_fields_case("'allow': ['kind'], 'rename': {'kind': 'k'}, 'group': 'p'", "kind");
+    /* nothing left out, a deny below the top, or a target: every field is printed */
+    reply_fields_case("'group': 'p'", NULL);
+    reply_fields_case("'deny': ['attributes.color']", NULL);
+    reply_fields_case("'target': 'attributes', 'allow': ['color']", NULL);
+    /* a path naming no field keeps nothing of it */
+    reply_fields_case("'allow': ['nope']", "");
+}
+
 /* Without a registry or an upstream lookup, only what the file itself says is checked. */
 static void test_without_registry(void)
 {
@@ -343,6 +394,7 @@ int main(void)
     test_errors();
     test_valid();
     test_without_registry();
+    test_reply_fields();
     test_files();
     proto_registry_free(registry);
     return test_summary();

@@ -535,9 +535,17 @@ static void test_depth(void)
         uint32_t max_depth;
         int ok;
     } depth_cases[] = {
-        {3, 3, 1}, {4, 3, 0}, {1, 1, 1}, {2, 1, 0}, {100, 0, 1}, {101, 0, 0}, {5000, 0, 0},
+        {3, 3, 1},
+        {4, 3, 0},
+        {1, 1, 1},
+        {2, 1, 0},
+        {100, 0, 1},
+        {101, 0, 0},
+        {5000, 0, 0},
         /* a larger max_depth is clamped to CODEC_MAX_DEPTH_LIMIT */
-        {1000, 6000, 1}, {1001, 6000, 0}, {5000, 6000, 0},
+        {1000, 6000, 1},
+        {1001, 6000, 0},
+        {5000, 6000, 0},
     };
     for (size_t i = 0; i < sizeof(depth_cases) / sizeof(depth_cases[0]); i++) {
         util_buf_t in = UTIL_BUF_INIT, out = UTIL_BUF_INIT;
@@ -763,6 +771,46 @@ static void test_odd_json_name(void)
     CHECK_INT_EQ(system(cmd), 0);
 }
 
+/* codec_options_t.only_fields: only the chosen fields of the top message are printed. */
+static void only_case(const char *type, const char *text, const char *const *names, const char *expect)
+{
+    const proto_message_t *m = proto_registry_find_message(registry, type);
+    util_buf_t in = UTIL_BUF_INIT, out = UTIL_BUF_INIT, outline = UTIL_BUF_INIT;
+    CHECK(m != NULL);
+    case_t c = {type, text, NULL, 0, expect, 0, NULL};
+    if (m == NULL || case_input(&c, &in) != 0) {
+        TEST_FAIL_("cannot build the input of %s", type);
+        return;
+    }
+    uint8_t only[64] = {0};
+    for (size_t i = 0; i < m->n_fields && i < sizeof(only); i++)
+        for (const char *const *n = names; *n != NULL; n++)
+            only[i] |= strcmp(m->fields[i].name, *n) == 0;
+    codec_options_t opt = {.only_fields = only, .outline = &outline};
+    util_error_t err = {0};
+    CHECK_INT_EQ(codec_pb_to_json(registry, m, in.data, in.len, &opt, &out, &err), 0);
+    util_buf_putc(&out, 0);
+    CHECK_STR_EQ((const char *)out.data, expect);
+    /* the outline covers what was printed: its first event opens the object, its last closes it */
+    const codec_outline_event_t *ev = (const codec_outline_event_t *)(void *)outline.data;
+    size_t n = outline.len / sizeof(*ev);
+    CHECK(n >= 2 && ev[0].kind == CODEC_OUTLINE_OBJECT && ev[n - 1].kind == CODEC_OUTLINE_END);
+    util_buf_dispose(&in);
+    util_buf_dispose(&out);
+    util_buf_dispose(&outline);
+}
+
+static void test_only_fields(void)
+{
+    /* nested messages print whole */
+    only_case(N, "a: 1 b: \"x\" child { a: 2 b: \"y\" } nums: [3]", (const char *[]){"a", "child", NULL},
+              "{\"a\":1,\"child\":{\"a\":2,\"b\":\"y\"}}");
+    only_case(N, "a: 1 b: \"x\"", (const char *[]){"nums", NULL}, "{}");
+    /* a oneof's member is chosen among all of them: a later member left out hides an earlier one */
+    only_case(E, "choice_string: \"s\"\n--\nchoice_int: 5", (const char *[]){"choice_string", "nested", NULL}, "{}");
+    only_case(E, "choice_int: 5\n--\nchoice_string: \"s\"", (const char *[]){"choice_string", NULL}, "{\"choiceString\":\"s\"}");
+}
+
 int main(void)
 {
     registry = proto_registry_new();
@@ -781,6 +829,7 @@ int main(void)
     test_any_without_registry();
     test_truncations();
     test_odd_json_name();
+    test_only_fields();
     proto_registry_free(registry);
     return test_summary();
 }
