@@ -273,10 +273,10 @@ static void built_dispose(built_t *b)
 {
     for (size_t i = 0; i < b->n_strings; i++)
         free(b->strings[i]);
-    util_buf_dispose(&b->path);
-    util_buf_dispose(&b->key);
-    util_buf_dispose(&b->pb);
-    util_buf_dispose(&b->text);
+    util_buf_give(&b->path);
+    util_buf_give(&b->key);
+    util_buf_give(&b->pb);
+    util_buf_give(&b->text);
     free(b->why);
 }
 
@@ -621,7 +621,18 @@ static void on_call_timeout(void *arg)
 static void call_start(aggregate_run_t *run, run_call_t *c)
 {
     const aggregate_call_t *call = c->call;
-    built_t *b = arena_calloc(&run->arena, sizeof(*b)); /* the arena outlives the call's start */
+    built_t *b = util_arena_alloc(&run->arena, sizeof(*b)); /* the arena outlives the call's start */
+    if (b != NULL) {
+        /* set field by field: the header and string tables are filled as they are used */
+        memset(&b->req, 0, sizeof(b->req));
+        b->n_strings = 0;
+        b->path = util_buf_take();
+        b->key = util_buf_take();
+        b->pb = util_buf_take();
+        b->text = util_buf_take();
+        b->why = NULL;
+        b->why_status = 0;
+    }
     if (b == NULL) {
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: out of memory"), 500);
         return;

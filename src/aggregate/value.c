@@ -126,7 +126,7 @@ long aggregate_value_find(const aggregate_value_t *object, const char *key, size
         return -1;
     for (size_t i = 0; i < object->len; i++) {
         const aggregate_member_t *m = &object->u.members[i];
-        if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+        if (aggregate_key_is(m->key, m->key_len, key, key_len))
             return (long)i;
     }
     return -1;
@@ -315,7 +315,7 @@ static int dedupe(parser_t *p, aggregate_member_t *m, size_t *n)
         for (size_t i = 0; i < count; i++) {
             size_t k;
             for (k = 0; k < out; k++)
-                if (m[k].key_len == m[i].key_len && memcmp(m[k].key, m[i].key, m[i].key_len) == 0)
+                if (aggregate_key_is(m[k].key, m[k].key_len, m[i].key, m[i].key_len))
                     break;
             if (k < out)
                 m[k].value = m[i].value;

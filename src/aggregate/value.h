@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/proto.h"
 #include "util/arena.h"
@@ -107,6 +108,13 @@ uint32_t *aggregate_member_index_slot(const aggregate_member_index_t *ix, const 
 const aggregate_value_t *aggregate_value_get(const aggregate_value_t *object, const char *key, size_t key_len);
 /* Member index of |key| in |object|, or -1. */
 long aggregate_value_find(const aggregate_value_t *object, const char *key, size_t key_len);
+
+/* Whether member key |k| (|k_len| bytes) is |key|: lengths, then the first byte, before a
+ * memcmp call (keys of one length are common: "sku", "tags", "kind"). */
+static inline int aggregate_key_is(const char *k, size_t k_len, const char *key, size_t key_len)
+{
+    return k_len == key_len && (key_len == 0 || (k[0] == key[0] && memcmp(k + 1, key + 1, key_len - 1) == 0));
+}
 
 static inline int aggregate_value_is(const aggregate_value_t *v, aggregate_value_kind_t k)
 {

@@ -4,6 +4,7 @@
  * Whole messages inside one chunk are handed out in place; only split messages are copied,
  * and the size limit is enforced from the prefix before anything is buffered. See grpc.h.
  */
+#include "util/thread_cache.h"
 #include "grpc/grpc.h"
 
 void grpc_frame_header_write(uint8_t out[GRPC_FRAME_HEADER_SIZE], int compressed, uint32_t len)
@@ -33,13 +34,13 @@ void grpc_deframer_init(grpc_deframer_t *d, size_t max_message)
     d->max_message = max_message;
     d->header_len = 0;
     d->body_len = 0;
-    util_buf_init(&d->buf);
+    d->buf = util_buf_take();
     d->failed = 0;
 }
 
 void grpc_deframer_dispose(grpc_deframer_t *d)
 {
-    util_buf_dispose(&d->buf);
+    util_buf_give(&d->buf);
 }
 
 int grpc_deframer_has_partial(const grpc_deframer_t *d)

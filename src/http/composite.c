@@ -22,17 +22,30 @@
 #define COMPOSITE_CACHE_ENTRIES 10000
 #define COMPOSITE_CACHE_BYTES ((size_t)64 << 20)
 
+/* Finished calls and timers are kept for reuse (a composite request makes a few of each, and a
+ * call keeps its reply buffers' capacity), up to this many of each per worker. */
+#define COMPOSITE_SPARES 256
+/* A spare call's reply buffers are kept only up to this capacity each. */
+#define COMPOSITE_SPARE_BUF_MAX ((size_t)64 << 10)
+
+typedef struct composite_call composite_call_t;
+typedef struct composite_timer composite_timer_t;
+
 struct composite_worker {
     gateway_worker_t *gw;
     h2o_loop_t *loop;
     upstream_timers_t timers;
     aggregate_transport_t transport;
+    composite_call_t *spare_calls; /* linked through ->next_spare */
+    composite_timer_t *spare_timers;
+    size_t n_spare_calls, n_spare_timers;
 };
 
 /* ---- calls ---------------------------------------------------------------------------------- */
 
-typedef struct composite_call {
+struct composite_call {
     composite_worker_t *cw;
+    composite_call_t *next_spare;
     aggregate_reply_cb cb;
     void *cb_arg;
     upstream_grpc_call_t *grpc;
@@ -43,10 +56,42 @@ typedef struct composite_call {
     util_buf_t json;    /* the gRPC reply, printed as JSON as soon as it arrives */
     util_buf_t outline; /* the printer's outline of it (codec_outline_event_t) */
     char why[600];      /* why it could not be printed ("" when it could) */
-} composite_call_t;
+};
+
+static composite_call_t *call_new(composite_worker_t *cw)
+{
+    composite_call_t *c = cw->spare_calls;
+    if (c != NULL) {
+        cw->spare_calls = c->next_spare;
+        cw->n_spare_calls--;
+    } else if ((c = malloc(sizeof(*c))) != NULL) {
+        util_buf_init(&c->json);
+        util_buf_init(&c->outline);
+    } else {
+        return NULL;
+    }
+    c->cw = cw;
+    c->grpc = NULL;
+    c->http = NULL;
+    c->method = NULL;
+    c->reply_fields = NULL;
+    c->n_messages = 0;
+    c->json.len = 0;
+    c->outline.len = 0;
+    c->why[0] = '\0';
+    return c;
+}
 
 static void call_free(composite_call_t *c)
 {
+    composite_worker_t *cw = c->cw;
+    if (cw->n_spare_calls < COMPOSITE_SPARES && !c->json.failed && !c->outline.failed && c->json.cap <= COMPOSITE_SPARE_BUF_MAX &&
+        c->outline.cap <= COMPOSITE_SPARE_BUF_MAX) {
+        c->next_spare = cw->spare_calls;
+        cw->spare_calls = c;
+        cw->n_spare_calls++;
+        return;
+    }
     util_buf_dispose(&c->json);
     util_buf_dispose(&c->outline);
     free(c);
@@ -130,13 +175,12 @@ static void *transport_start_call(void *ctx, const aggregate_call_request_t *req
 {
     composite_worker_t *cw = ctx;
     const gateway_t *g = cw->gw->gateway;
-    composite_call_t *c = calloc(1, sizeof(*c));
+    composite_call_t *c = call_new(cw);
     if (c == NULL) {
         aggregate_reply_t r = {.failed = 1, .http_status = 502, .error = "out of memory"};
         cb(cb_arg, &r);
         return NULL;
     }
-    c->cw = cw;
     c->cb = cb;
     c->cb_arg = cb_arg;
     const config_upstream_t *u = config_upstream_find(g->config, req->upstream);
@@ -202,27 +246,46 @@ static void transport_cancel_call(void *ctx, void *handle)
     call_free(c);
 }
 
-typedef struct composite_timer {
+struct composite_timer {
     upstream_timer_t timer;
+    composite_worker_t *cw;
     aggregate_timer_cb cb;
     void *arg;
-} composite_timer_t;
+    composite_timer_t *next_spare;
+};
+
+static void timer_free(composite_timer_t *ct)
+{
+    composite_worker_t *cw = ct->cw;
+    if (cw->n_spare_timers < COMPOSITE_SPARES) {
+        ct->next_spare = cw->spare_timers;
+        cw->spare_timers = ct;
+        cw->n_spare_timers++;
+        return;
+    }
+    free(ct);
+}
 
 static void on_timer(upstream_timer_t *t)
 {
     composite_timer_t *ct = (composite_timer_t *)t;
     aggregate_timer_cb cb = ct->cb;
     void *arg = ct->arg;
-    free(ct);
+    timer_free(ct);
     cb(arg);
 }
 
 static void *transport_timer_start(void *ctx, uint64_t ms, aggregate_timer_cb cb, void *arg)
 {
     composite_worker_t *cw = ctx;
-    composite_timer_t *ct = calloc(1, sizeof(*ct));
-    if (ct == NULL)
+    composite_timer_t *ct = cw->spare_timers;
+    if (ct != NULL) {
+        cw->spare_timers = ct->next_spare;
+        cw->n_spare_timers--;
+    } else if ((ct = malloc(sizeof(*ct))) == NULL) {
         return NULL;
+    }
+    ct->cw = cw;
     ct->cb = cb;
     ct->arg = arg;
     upstream_timer_init(&ct->timer, &cw->timers, on_timer);
@@ -236,7 +299,7 @@ static void transport_timer_cancel(void *ctx, void *timer)
     if (ct == NULL)
         return;
     upstream_timer_stop(&ct->timer);
-    free(ct);
+    timer_free(ct);
 }
 
 static uint64_t transport_now(void *ctx)
@@ -271,6 +334,18 @@ void composite_worker_free(composite_worker_t *cw)
         return;
     aggregate_cache_free(cw->transport.cache);
     upstream_timers_dispose(&cw->timers);
+    while (cw->spare_calls != NULL) {
+        composite_call_t *c = cw->spare_calls;
+        cw->spare_calls = c->next_spare;
+        util_buf_dispose(&c->json);
+        util_buf_dispose(&c->outline);
+        free(c);
+    }
+    while (cw->spare_timers != NULL) {
+        composite_timer_t *t = cw->spare_timers;
+        cw->spare_timers = t->next_spare;
+        free(t);
+    }
     free(cw);
 }
 

@@ -8,6 +8,7 @@
  * on_close is delivered exactly once (call_finish is the only place that calls it) and never
  * after cancel; the call struct is freed later, by the pool's tick (see grpc_client.h).
  */
+#include "util/thread_cache.h"
 #include "upstream/grpc_client.h"
 
 #include <stdarg.h>
@@ -135,8 +136,8 @@ upstream_grpc_call_t *upstream_grpc_call_start(upstream_grpc_pool_t *pool, const
         free(call);
         return NULL;
     }
-    util_buf_init(&call->sendq);
-    util_buf_init(&call->hblock);
+    call->sendq = util_buf_take();
+    call->hblock = util_buf_take();
     call->replayable = 1;
     grpc_deframer_init(&call->deframer, pool->cfg.max_recv_message_size);
     upstream_timer_init(&call->deadline, &pool->timers, on_deadline);
@@ -222,8 +223,8 @@ void upstream_call_destroy(upstream_grpc_call_t *call)
 {
     upstream_timer_stop(&call->deadline);
     free(call->nva);
-    util_buf_dispose(&call->sendq);
-    util_buf_dispose(&call->hblock);
+    util_buf_give(&call->sendq);
+    util_buf_give(&call->hblock);
     grpc_deframer_dispose(&call->deframer);
     free(call);
 }

@@ -21,6 +21,7 @@
  * loop iteration. A closed connection's socket has its data pointer cleared, so h2o callbacks
  * that still arrive for it are ignored.
  */
+#include "util/thread_cache.h"
 #include "upstream/http_client.h"
 #include "upstream/target.h"
 
@@ -141,12 +142,12 @@ void upstream_http_parser_init(upstream_http_parser_t *p, size_t max_head, int m
     p->method_is_head = method_is_head;
     p->content_length = -1;
     p->_chunked.d.consume_trailer = 1;
-    util_buf_init(&p->_store);
+    p->_store = util_buf_take();
 }
 
 void upstream_http_parser_dispose(upstream_http_parser_t *p)
 {
-    util_buf_dispose(&p->_store);
+    util_buf_give(&p->_store);
     free(p->headers);
     p->headers = NULL;
     p->n_headers = 0;
@@ -553,8 +554,8 @@ static void call_destroy(upstream_http_call_t *call)
 {
     upstream_timer_stop(&call->deadline);
     upstream_http_parser_dispose(&call->parser);
-    util_buf_dispose(&call->req);
-    util_buf_dispose(&call->body);
+    util_buf_give(&call->req);
+    util_buf_give(&call->body);
     free(call);
 }
 
@@ -1357,8 +1358,8 @@ upstream_http_call_t *upstream_http_call_start(upstream_http_pool_t *pool, const
     call->pool = pool;
     call->cb = *cb;
     call->ctx = ctx;
-    util_buf_init(&call->req);
-    util_buf_init(&call->body);
+    call->req = util_buf_take();
+    call->body = util_buf_take();
     upstream_http_parser_init(&call->parser, pool->cfg.max_response_head, 0);
     upstream_timer_init(&call->deadline, &pool->timers, on_deadline);
 

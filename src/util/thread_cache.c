@@ -13,6 +13,8 @@ static void cache_free(void *p)
 {
     util_thread_cache_t *tc = p;
     util_buf_dispose(&tc->scratch);
+    for (size_t i = 0; i < tc->n_spares; i++)
+        util_buf_dispose(&tc->spares[i]);
     free(tc->spare_chunk);
     free(tc);
 }
@@ -45,4 +47,25 @@ util_buf_t *util_buf_scratch(void)
     tc->scratch.len = 0;
     tc->scratch.failed = 0;
     return &tc->scratch;
+}
+
+util_buf_t util_buf_take(void)
+{
+    util_thread_cache_t *tc = util_thread_cache();
+    util_buf_t b = UTIL_BUF_INIT;
+    if (tc != NULL && tc->n_spares != 0)
+        b = tc->spares[--tc->n_spares];
+    return b;
+}
+
+void util_buf_give(util_buf_t *b)
+{
+    util_thread_cache_t *tc = b->data != NULL && !b->failed && b->cap <= UTIL_BUF_SPARE_MAX ? util_thread_cache() : NULL;
+    if (tc != NULL && tc->n_spares < UTIL_BUF_SPARES) {
+        b->len = 0;
+        tc->spares[tc->n_spares++] = *b;
+        util_buf_init(b);
+        return;
+    }
+    util_buf_dispose(b);
 }

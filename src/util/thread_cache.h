@@ -9,9 +9,15 @@
 
 #include "util/buf.h"
 
+/* Spare buffers a thread keeps (util_buf_take / util_buf_give), and the largest one kept. */
+#define UTIL_BUF_SPARES 32
+#define UTIL_BUF_SPARE_MAX ((size_t)64 << 10)
+
 typedef struct util_thread_cache {
     util_buf_t scratch; /* see util_buf_scratch */
     void *spare_chunk;  /* a free standard arena chunk (malloc'd), or NULL */
+    util_buf_t spares[UTIL_BUF_SPARES];
+    size_t n_spares;
 } util_thread_cache_t;
 
 /* The calling thread's cache, created on first use; NULL when out of memory. */
@@ -21,5 +27,13 @@ util_thread_cache_t *util_thread_cache(void);
  * it lives (an arena, a request pool). Valid until the thread's next call; never nest two uses.
  * NULL when out of memory. */
 util_buf_t *util_buf_scratch(void);
+
+/* An empty buffer that already has room when the thread has a spare one: for a buffer a
+ * request (or an upstream call) fills and drops, which would otherwise grow from nothing by
+ * reallocs every time. Give it back with util_buf_give when done. */
+util_buf_t util_buf_take(void);
+/* Ends the use of |b| (taken or not): kept as one of the thread's spares when there is room and
+ * it is not too big, else freed. |b| is left empty. */
+void util_buf_give(util_buf_t *b);
 
 #endif
