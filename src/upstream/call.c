@@ -626,8 +626,10 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
             upstream_conn_schedule_flush(conn);
         return 0;
     }
-    char message[256];
-    if (error_code == NGHTTP2_REFUSED_STREAM)
+    char message[256] = "";
+    if (call->user_done)
+        ; /* the usual end (trailers came): no one reads a message */
+    else if (error_code == NGHTTP2_REFUSED_STREAM)
         snprintf(message, sizeof(message), "backend %s refused the stream (REFUSED_STREAM, e.g. after GOAWAY)",
                  conn->target->authority);
     else if (error_code != NGHTTP2_NO_ERROR)

@@ -148,7 +148,6 @@ void upstream_http_parser_init(upstream_http_parser_t *p, size_t max_head, int m
 void upstream_http_parser_dispose(upstream_http_parser_t *p)
 {
     util_buf_give(&p->_store);
-    free(p->headers);
     p->headers = NULL;
     p->n_headers = 0;
 }
@@ -176,10 +175,11 @@ static int take_head(upstream_http_parser_t *p, int minor, int status, const str
     size_t count = 0;
     util_buf_t *s = &p->_store;
     s->len = 0;
+    /* one allocation for the strings and, after them, the header list that points at them */
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += h[i].name_len + h[i].value_len + 3;
-    util_buf_reserve(s, total); /* one allocation, not a doubling per few headers */
+    util_buf_reserve(s, total + _Alignof(upstream_header_t) + n * sizeof(upstream_header_t));
     for (size_t i = 0; i < n; i++) {
         if (h[i].name == NULL) {
             /* obs-fold: a continuation line of the previous field, joined with a space */
@@ -198,21 +198,27 @@ static int take_head(upstream_http_parser_t *p, int minor, int status, const str
             value_len[count - 1] += 1 + vlen;
             continue;
         }
+        size_t nl = h[i].name_len, vl = h[i].value_len;
+        if (util_buf_reserve(s, nl + vl + 2) != 0)
+            break; /* reported below */
+        uint8_t *d = s->data + s->len;
+        for (size_t k = 0; k < nl; k++)
+            d[k] = (uint8_t)lower((unsigned char)h[i].name[k]);
+        d[nl] = '\0';
+        memcpy(d + nl + 1, h[i].value, vl);
+        d[nl + 1 + vl] = '\0';
         name_off[count] = s->len;
-        name_len[count] = h[i].name_len;
-        for (size_t k = 0; k < h[i].name_len; k++)
-            util_buf_putc(s, (uint8_t)lower((unsigned char)h[i].name[k]));
-        util_buf_putc(s, '\0');
-        value_off[count] = s->len;
-        value_len[count] = h[i].value_len;
-        util_buf_append(s, h[i].value, h[i].value_len);
-        util_buf_putc(s, '\0');
+        name_len[count] = nl;
+        value_off[count] = s->len + nl + 1;
+        value_len[count] = vl;
+        s->len += nl + vl + 2;
         count++;
     }
-    free(p->headers);
-    p->headers = count != 0 ? malloc(count * sizeof(*p->headers)) : NULL;
-    if (util_buf_failed(s) || (count != 0 && p->headers == NULL))
+    size_t list_at = (s->len + _Alignof(upstream_header_t) - 1) & ~(_Alignof(upstream_header_t) - 1);
+    if (util_buf_failed(s) || util_buf_reserve(s, list_at - s->len + count * sizeof(upstream_header_t)) != 0)
         return parse_fail(p, err, UPSTREAM_HTTP_ERR_IO, "out of memory reading a response head");
+    s->len = list_at + count * sizeof(upstream_header_t);
+    p->headers = (upstream_header_t *)(void *)(s->data + list_at); /* no reallocation after this */
     for (size_t i = 0; i < count; i++)
         p->headers[i] = (upstream_header_t){(const char *)s->data + name_off[i], name_len[i], (const char *)s->data + value_off[i],
                                             value_len[i]};
