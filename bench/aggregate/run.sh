@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build/release}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
 GW_CPU=${GW_CPU:-0}
@@ -54,20 +54,26 @@ echo 'sku: "ABC-123"' | protoc --encode=shop.v1.GetStockRequest -I "$ROOT/descri
   "$ROOT/descriptors/shop/v1/shop.proto" | frame >"$WORK/stock.grpc"
 
 gw_ticks() { awk '{print $14 + $15}' /proc/$GW/stat; }
+# steal_ticks -> "steal total" over both CPUs (/proc/stat): time the hypervisor gave to others,
+# printed per run so that a noisy neighbour shows in the figures instead of hiding in them
+steal_ticks() { awk -v a="cpu$GW_CPU" -v b="cpu$LOAD_CPU" '$1==a||$1==b{s+=$9; t+=$2+$3+$4+$5+$6+$7+$8+$9} END{print s, t}' /proc/stat; }
 TCK=$(getconf CLK_TCK)
 
-# wrk_run URL -> "rps p50 p99 us_per_req"
+# wrk_run URL -> "rps p50 p99 us_per_req steal_pct"
 wrk_run() {
   taskset -c $LOAD_CPU wrk -t1 -c"$CONNS" -d1s "$1" >/dev/null 2>&1
   local t0; t0=$(gw_ticks)
+  local s0; s0=$(steal_ticks)
   local out; out=$(taskset -c $LOAD_CPU wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$1")
   local t1; t1=$(gw_ticks)
+  local s1; s1=$(steal_ticks)
+  local steal; steal=$(awk -v a="$s0" -v b="$s1" 'BEGIN{split(a,x," "); split(b,y," "); d=y[2]-x[2]; printf "%.1f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0)}')
   local rps; rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
   local total; total=$(awk '/requests in/{print $1}' <<<"$out")
   local p50; p50=$(awk '$1=="50%"{print $2}' <<<"$out")
   local p99; p99=$(awk '$1=="99%"{print $2}' <<<"$out")
   local us; us=$(awk -v d="$((t1 - t0))" -v tck="$TCK" -v n="$total" 'BEGIN{printf "%.1f", d/tck*1e6/n}')
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $us"
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $us $steal"
 }
 to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}'; }
 
@@ -79,14 +85,14 @@ h2load_run() {
   local rps; rps=$(awk '/finished in/{print $4}' <<<"$out")
   local pct; pct=$(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END{printf "%.2f %.2f", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
   rm -f "$log"
-  echo "$rps $pct -"
+  echo "$rps $pct - -"
 }
 
-printf 'round\tcase\treq/s\tp50_ms\tp99_ms\tportico_us_per_req\n' >"$WORK/results.tsv"
+printf 'round\tcase\treq/s\tp50_ms\tp99_ms\tportico_us_per_req\tsteal_pct\n' >"$WORK/results.tsv"
 for round in $(seq "$ROUNDS"); do
   echo "$round	direct-GetPrice	$(h2load_run "http://127.0.0.1:$SPORT/shop.v1.PriceService/GetPrice" "$WORK/price.grpc")" | tr ' ' '\t' >>"$WORK/results.tsv"
   echo "$round	direct-GetStock	$(h2load_run "http://127.0.0.1:$SPORT/shop.v1.StockService/GetStock" "$WORK/stock.grpc")" | tr ' ' '\t' >>"$WORK/results.tsv"
-  echo "$round	direct-reviews	$(wrk_run "http://127.0.0.1:$RPORT/reviews/ABC-123" | awk '{print $1, $2, $3, "-"}')" | tr ' ' '\t' >>"$WORK/results.tsv"
+  echo "$round	direct-reviews	$(wrk_run "http://127.0.0.1:$RPORT/reviews/ABC-123" | awk '{print $1, $2, $3, "-", $5}')" | tr ' ' '\t' >>"$WORK/results.tsv"
   echo "$round	single-GET	$(wrk_run "http://127.0.0.1:$GPORT/v1/products/ABC-123/price")" | tr ' ' '\t' >>"$WORK/results.tsv"
   echo "$round	composite-3	$(wrk_run "http://127.0.0.1:$GPORT/v1/products/ABC-123")" | tr ' ' '\t' >>"$WORK/results.tsv"
 done
@@ -99,8 +105,11 @@ for c in direct-GetPrice direct-GetStock direct-reviews single-GET composite-3; 
   printf '  %-16s %10s req/s  p50 %6s ms  p99 %6s ms  portico %6s us/req\n' "$c" "$(col $c 3)" "$(col $c 4)" "$(col $c 5)" "$(col $c 6)"
 done
 slow=$(printf '%s\n' "$(col direct-GetPrice 5)" "$(col direct-GetStock 5)" "$(col direct-reviews 5)" | sort -n | tail -1)
-echo "composite p99 - slowest direct p99: $(awk -v a="$(col composite-3 5)" -v b="$slow" 'BEGIN{printf "%.2f ms (target <= 1 ms)", a-b}')"
-echo "composite CPU/req / single-GET CPU/req: $(awk -v a="$(col composite-3 6)" -v b="$(col single-GET 6)" 'BEGIN{printf "%.2f (target <= 2.0)", a/b}')"
+echo "saturated: composite p99 - slowest direct p99: $(awk -v a="$(col composite-3 5)" -v b="$slow" 'BEGIN{printf "%.2f ms", a-b}')" \
+  "(closed loop at each one's own saturation: this compares throughputs; the latency target is read at a fixed rate below)"
+echo "composite CPU/req / single-GET CPU/req: $(awk -v a="$(col composite-3 6)" -v b="$(col single-GET 6)" 'BEGIN{printf "%.2f", a/b}') of the medians," \
+  "$(awk -F'\t' '$2=="single-GET"{s[$1]=$6} $2=="composite-3"{c[$1]=$6} END{for (r in c) if (s[r] > 0) print c[r]/s[r]}' "$WORK/results.tsv" | median | awk '{printf "%.2f", $1}')" \
+  "median of the rounds' own ratios (each round measures both back to back) (target <= 2.0)"
 
 # Latency added by the gateway, measured below saturation: a fixed rate of RATE req/s over the
 # same 50 connections (h2load --rps per connection, per-request log), where neither core is
@@ -139,4 +148,6 @@ for c in direct-GetPrice direct-GetStock direct-reviews single-GET composite-3; 
   printf '  %-16s p50 %6s ms  p99 %6s ms\n' "$c" "$(rcol $c 3)" "$(rcol $c 4)"
 done
 rslow=$(printf '%s\n' "$(rcol direct-GetPrice 4)" "$(rcol direct-GetStock 4)" "$(rcol direct-reviews 4)" | sort -n | tail -1)
-echo "at a fixed rate, composite p99 - slowest direct p99: $(awk -v a="$(rcol composite-3 4)" -v b="$rslow" 'BEGIN{printf "%.2f ms (target <= 1 ms)", a-b}')"
+echo "at a fixed rate, composite p99 - slowest direct p99: $(awk -v a="$(rcol composite-3 4)" -v b="$rslow" 'BEGIN{printf "%.2f ms", a-b}') of the medians," \
+  "$(awk -F'\t' '$2 ~ /^direct-/{if ($4 > d[$1]) d[$1]=$4} $2=="composite-3"{c[$1]=$4} END{for (r in c) print c[r]-d[r]}' "$WORK/rate.tsv" | median | awk '{printf "%.2f", $1}') ms" \
+  "median of the rounds' own differences (target <= 1 ms)"
