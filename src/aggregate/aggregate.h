@@ -108,6 +108,9 @@ typedef struct aggregate_call {
      * codec_options_t.only_fields), or NULL for all: with an allow list or one-segment deny
      * paths and no target, the other fields are not printed at all */
     const uint8_t *reply_fields;
+    /* the request encoded without JSON, piece by piece (request_plan.c), or NULL: see
+     * aggregate_request_plan_t */
+    const struct aggregate_request_plan *request_plan;
 
     /* HTTP calls */
     const char *http_method; /* "GET", ... */
@@ -234,7 +237,8 @@ typedef struct aggregate_call_request {
     const char *grpc_method_name;
     const uint8_t *message_pb; /* wire bytes of grpc_method->input; NULL without a registry */
     size_t message_pb_len;
-    const char *message_json; /* the same message as JSON text (logs; encoding without a registry) */
+    const char *message_json; /* the same message as JSON text (encoding without a registry), or NULL when the
+                                 message was encoded directly (aggregate_call_t.request_plan) */
     size_t message_json_len;
     const uint8_t *reply_fields; /* print only these fields of the reply (aggregate_call_t.reply_fields) */
     /* HTTP */

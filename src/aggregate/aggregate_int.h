@@ -181,6 +181,39 @@ void aggregate_value_append_text(util_buf_t *out, const aggregate_value_t *v, in
 /* Appends |s| percent-encoded: everything but ALPHA DIGIT - . _ ~ (and "/" when |keep_slash|). */
 void aggregate_percent_encode(util_buf_t *out, const char *s, size_t len, int keep_slash);
 
+/* request_plan.c: gRPC requests encoded without JSON ------------------------------------------- */
+
+/* One member of a request template: a constant, encoded once at load, or a reference whose
+ * string goes straight into a string field. */
+typedef struct aggregate_request_piece {
+    const uint8_t *bytes; /* a constant member, encoded (tags and values); NULL for a reference */
+    size_t len;
+    const aggregate_tpl_t *ref; /* a REF template to a path variable, query parameter or header */
+    uint32_t number;            /* the string field it goes to */
+} aggregate_request_piece_t;
+
+typedef struct aggregate_request_plan {
+    const aggregate_request_piece_t *pieces;
+    size_t n;
+} aggregate_request_plan_t;
+
+/*
+ * Sets c->request_plan when gRPC call |c|'s request can be encoded without going through JSON
+ * text: it is not cached (the cache key is the JSON text), and every member of its template is
+ * a constant or a whole reference to a path variable, query parameter or header feeding a
+ * singular string field outside any oneof, each field once. Anything else keeps the JSON path
+ * (render, write, codec_json_to_pb). Returns 0, or -1 with the error set (out of memory).
+ */
+int aggregate_request_plan_build(aggregate_ctx_t *ctx, aggregate_call_t *c, const proto_registry_t *r);
+
+/*
+ * Appends the request of |plan| to |out| (protobuf wire format). Returns 0; 1 when a value is
+ * one the plan does not take (not a non-empty, valid UTF-8 string: the caller then takes the
+ * JSON path, which encodes it or says what is wrong with it); -1 when out of memory.
+ */
+int aggregate_request_plan_encode(const aggregate_request_plan_t *plan, const aggregate_tpl_input_t *in, util_arena_t *a,
+                                  util_buf_t *out);
+
 /* merge.c: shaping and merging (every function returns a new value sharing what it did not
  * change, or NULL when out of memory) ---------------------------------------------------------- */
 

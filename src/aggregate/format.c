@@ -652,9 +652,9 @@ static int parse_call(aggregate_ctx_t *ctx, const json_t *obj, aggregate_call_t 
             list[n++] = k;
     c->deps = list;
     c->n_deps = n;
-    if (merge_directives(ctx, obj, &c->shape) != 0)
+    if (merge_directives(ctx, obj, &c->shape) != 0 || reply_fields(ctx, c) != 0)
         return -1;
-    return reply_fields(ctx, c);
+    return aggregate_request_plan_build(ctx, c, opt != NULL ? opt->registry : NULL);
 }
 
 /* Depth-first search for a cycle; on finding one, writes "a → b → a" into |trail|. */

@@ -413,6 +413,17 @@ static int build_http(aggregate_run_t *run, const aggregate_call_t *c, built_t *
 
 static int build_grpc(aggregate_run_t *run, const aggregate_call_t *c, built_t *b)
 {
+    if (c->request_plan != NULL) {
+        int rc = aggregate_request_plan_encode(c->request_plan, &run->in, &run->arena, &b->pb);
+        if (rc < 0)
+            return build_fail(b, NULL, NULL);
+        if (rc == 0) {
+            b->req.message_pb = b->pb.data ? b->pb.data : (const uint8_t *)"";
+            b->req.message_pb_len = b->pb.len;
+            return 0;
+        }
+        b->pb.len = 0; /* a value the plan does not take: the JSON path below */
+    }
     const aggregate_value_t *msg = NULL;
     if (aggregate_tpl_render(c->message, &run->in, &run->arena, &msg, NULL) != 0 || msg == NULL)
         return build_fail(b, NULL, NULL);

@@ -338,6 +338,47 @@ static void test_reply_fields(void)
     reply_fields_case("'allow': ['nope']", "");
 }
 
+/* Which gRPC requests are encoded without JSON (aggregate_call_t.request_plan). */
+static void plan_case(const char *request, const char *extra, int planned, size_t n_pieces)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf),
+             EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 'shop.v1.PriceService/GetPrice', 'request': %s}%s}"),
+             request, extra);
+    char *json = dq(buf);
+    aggregate_set_t *s = aggregate_set_new();
+    util_error_t err = {0};
+    aggregate_load_options_t o = options();
+    CHECK_INT_EQ(aggregate_set_load_string(s, json, "t.json", &o, &err), 0);
+    free(json);
+    const aggregate_call_t *c = aggregate_set_count(s) == 1 ? &aggregate_set_at(s, 0)->calls[0] : NULL;
+    if (c == NULL) {
+        TEST_FAIL_("%s: %s", request, err.message);
+    } else {
+        if ((c->request_plan != NULL) != planned)
+            fprintf(stderr, "  request %s%s: planned %d\n", request, extra, c->request_plan != NULL);
+        CHECK((c->request_plan != NULL) == planned);
+        if (planned && c->request_plan != NULL)
+            CHECK_INT_EQ(c->request_plan->n, n_pieces);
+    }
+    aggregate_set_free(s);
+}
+
+static void test_request_plan(void)
+{
+    /* constants, and path/query/header references into string fields (either field name) */
+    plan_case("{'sku': '{id}', 'currency': '{query.currency}', 'quantity': 1}", "", 1, 3);
+    plan_case("{'sku': '{header.x-sku}', 'promoCode': 'SPRING'}", "", 1, 2);
+    plan_case("{}", "", 1, 1); /* constant: one piece, encoded once */
+    plan_case("{'sku': 'A', 'quantity': 2}", "", 1, 1);
+    /* the rest goes through JSON: a reference into a number field, a call's value, text around
+     * a reference, a cached call (its key is the JSON), one field under both names */
+    plan_case("{'sku': '{id}', 'quantity': '{query.n}'}", "", 0, 0);
+    plan_case("{'sku': 'x-{id}'}", "", 0, 0);
+    plan_case("{'sku': '{id}'}", ", 'cache_ttl_ms': 100", 0, 0);
+    plan_case("{'sku': '{id}', 'promo_code': 'A', 'promoCode': 'B'}", "", 0, 0);
+}
+
 /* Without a registry or an upstream lookup, only what the file itself says is checked. */
 static void test_without_registry(void)
 {
@@ -395,6 +436,7 @@ int main(void)
     test_valid();
     test_without_registry();
     test_reply_fields();
+    test_request_plan();
     test_files();
     proto_registry_free(registry);
     return test_summary();
