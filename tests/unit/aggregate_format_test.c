@@ -287,24 +287,36 @@ static void test_valid(void)
     aggregate_set_free(s);
 }
 
-/* Which reply fields a gRPC call prints (aggregate_call_t.reply_fields): the members its shape
- * can keep. |shape| is the call's merge directives; |expect| the Price fields kept, by proto
- * name, space-separated, or NULL for no mask (every field). */
-static void reply_fields_case(const char *shape, const char *expect)
+/* Loads an endpoint with one GetPrice call of |request| (a template) and |extra| (more keys of
+ * the call, each after a comma); *set gets the set to free. Returns the call, or NULL. */
+static const aggregate_call_t *load_price_call(const char *request, const char *extra, aggregate_set_t **set)
 {
     char buf[1024];
     snprintf(buf, sizeof(buf),
-             EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 'shop.v1.PriceService/GetPrice', 'request': {}}, %s}"),
-             shape);
+             EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 'shop.v1.PriceService/GetPrice', 'request': %s}%s}"),
+             request, extra);
     char *json = dq(buf);
-    aggregate_set_t *s = aggregate_set_new();
+    aggregate_set_t *s = *set = aggregate_set_new();
     util_error_t err = {0};
     aggregate_load_options_t o = options();
     CHECK_INT_EQ(aggregate_set_load_string(s, json, "t.json", &o, &err), 0);
     free(json);
     const aggregate_call_t *c = aggregate_set_count(s) == 1 ? &aggregate_set_at(s, 0)->calls[0] : NULL;
-    if (c == NULL || c->grpc_method == NULL) {
-        TEST_FAIL_("%s: %s", shape, err.message);
+    if (c == NULL || c->grpc_method == NULL)
+        TEST_FAIL_("%s%s: %s", request, extra, err.message);
+    return c != NULL && c->grpc_method != NULL ? c : NULL;
+}
+
+/* Which reply fields a gRPC call prints (aggregate_call_t.reply_fields): the members its shape
+ * can keep. |shape| is the call's merge directives; |expect| the Price fields kept, by proto
+ * name, space-separated, or NULL for no mask (every field). */
+static void reply_fields_case(const char *shape, const char *expect)
+{
+    char extra[512];
+    snprintf(extra, sizeof(extra), ", %s", shape);
+    aggregate_set_t *s;
+    const aggregate_call_t *c = load_price_call("{}", extra, &s);
+    if (c == NULL) {
         aggregate_set_free(s);
         return;
     }
@@ -341,20 +353,9 @@ static void test_reply_fields(void)
 /* Which gRPC requests are encoded without JSON (aggregate_call_t.request_plan). */
 static void plan_case(const char *request, const char *extra, int planned, size_t n_pieces)
 {
-    char buf[1024];
-    snprintf(buf, sizeof(buf),
-             EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 'shop.v1.PriceService/GetPrice', 'request': %s}%s}"),
-             request, extra);
-    char *json = dq(buf);
-    aggregate_set_t *s = aggregate_set_new();
-    util_error_t err = {0};
-    aggregate_load_options_t o = options();
-    CHECK_INT_EQ(aggregate_set_load_string(s, json, "t.json", &o, &err), 0);
-    free(json);
-    const aggregate_call_t *c = aggregate_set_count(s) == 1 ? &aggregate_set_at(s, 0)->calls[0] : NULL;
-    if (c == NULL) {
-        TEST_FAIL_("%s: %s", request, err.message);
-    } else {
+    aggregate_set_t *s;
+    const aggregate_call_t *c = load_price_call(request, extra, &s);
+    if (c != NULL) {
         if ((c->request_plan != NULL) != planned)
             fprintf(stderr, "  request %s%s: planned %d\n", request, extra, c->request_plan != NULL);
         CHECK((c->request_plan != NULL) == planned);
