@@ -24,9 +24,10 @@
 
 /* Finished calls and timers are kept for reuse (a composite request makes a few of each, and a
  * call keeps its reply buffers' capacity), up to this many of each per worker. */
-#define COMPOSITE_SPARES 256
-/* A spare call's reply buffers are kept only up to this capacity each. */
-#define COMPOSITE_SPARE_BUF_MAX ((size_t)64 << 10)
+#define COMPOSITE_SPARES 64
+/* A spare call keeps its reply buffers only up to this capacity each (a larger one is freed):
+ * at most 64 x 2 x 16 KiB held per worker. */
+#define COMPOSITE_SPARE_BUF_MAX ((size_t)16 << 10)
 
 typedef struct composite_call composite_call_t;
 typedef struct composite_timer composite_timer_t;
@@ -85,8 +86,11 @@ static composite_call_t *call_new(composite_worker_t *cw)
 static void call_free(composite_call_t *c)
 {
     composite_worker_t *cw = c->cw;
-    if (cw->n_spare_calls < COMPOSITE_SPARES && !c->json.failed && !c->outline.failed && c->json.cap <= COMPOSITE_SPARE_BUF_MAX &&
-        c->outline.cap <= COMPOSITE_SPARE_BUF_MAX) {
+    if (cw->n_spare_calls < COMPOSITE_SPARES) {
+        if (c->json.failed || c->json.cap > COMPOSITE_SPARE_BUF_MAX)
+            util_buf_dispose(&c->json);
+        if (c->outline.failed || c->outline.cap > COMPOSITE_SPARE_BUF_MAX)
+            util_buf_dispose(&c->outline);
         c->next_spare = cw->spare_calls;
         cw->spare_calls = c;
         cw->n_spare_calls++;
