@@ -3,10 +3,13 @@
 # over REST, no cache) against fast local backends, beside the same run's single transcoded
 # GET and each backend called directly. portico runs one worker alone on CPU 0; backends and
 # the load generator share CPU 1 (the layout of ../shared/peers). 50 connections, wrk for
-# HTTP/1.1 and h2load for the direct gRPC calls; ROUNDS rounds (default 3), medians printed.
-# Figures: req/s, p50/p99, and portico's CPU time per request (utime+stime / requests), with
-# the ratios the targets are stated in: composite p99 - slowest direct p99, and composite
-# CPU/req / single-call CPU/req.
+# HTTP/1.1 and h2load for the direct gRPC calls; ROUNDS rounds (default 5), medians printed.
+# Figures: req/s, p50/p99, portico's CPU time per request (utime+stime / requests) and the
+# hypervisor's steal time during each run, with the figures the targets are stated in:
+# composite CPU/req / single-call CPU/req at saturation, and, at a fixed rate below saturation,
+# composite p99 - slowest direct p99. Each is given as the figure of the medians and as the
+# median of the rounds' own figures (a round measures both sides back to back: on a noisy
+# machine that cancels more of the noise).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build/release}
