@@ -104,10 +104,14 @@ typedef struct aggregate_call {
     const char *grpc_method_name;      /* as written: "shop.v1.PriceService/GetPrice" */
     const proto_method_t *grpc_method; /* resolved when the set was loaded with a registry, else NULL */
     const aggregate_tpl_t *message;    /* the request message (always an object template) */
-    /* the reply's top-level fields its shape can keep (indexes of grpc_method->output's fields,
+    /* the reply's top-level fields that are needed (indexes of grpc_method->output's fields,
      * codec_options_t.only_fields), or NULL for all: with an allow list or one-segment deny
-     * paths and no target, the other fields are not printed at all */
+     * paths and no target, only what the shape can keep and what other calls' templates read
+     * ({calls.NAME.field}) is printed at all */
     const uint8_t *reply_fields;
+    /* reply_fields is exactly the shape's allow and deny (one-segment paths, no field kept only
+     * for another call's reference): a reply printed with it needs neither pass */
+    int shape_in_reply_fields;
     /* the request encoded without JSON, piece by piece (request_plan.c), or NULL: see
      * aggregate_request_plan_t */
     const struct aggregate_request_plan *request_plan;
@@ -269,6 +273,7 @@ typedef struct aggregate_reply {
     size_t body_len;
     const codec_outline_event_t *outline;
     size_t n_outline;
+    int fields_filtered; /* gRPC: printed with only the request's reply_fields */
     const char *error;
 } aggregate_reply_t;
 

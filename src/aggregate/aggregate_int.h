@@ -178,6 +178,10 @@ int aggregate_tpl_render_text(const aggregate_tpl_t *t, const aggregate_tpl_inpu
  * encoded with |encode|. */
 void aggregate_value_append_text(util_buf_t *out, const aggregate_value_t *v, int encode);
 
+/* Calls |fn| for every reference in every template of call |c|: the request message, the
+ * path, the query, the headers and the body, in that order. */
+void aggregate_call_each_ref(const aggregate_call_t *c, void (*fn)(void *arg, const aggregate_ref_t *ref), void *arg);
+
 /* Appends |s| percent-encoded: everything but ALPHA DIGIT - . _ ~ (and "/" when |keep_slash|). */
 void aggregate_percent_encode(util_buf_t *out, const char *s, size_t len, int keep_slash);
 

@@ -549,33 +549,78 @@ static int path_starts_with(const aggregate_path_t *p, const char *name, size_t 
     return p->n != 0 && p->seg_lens[0] == len && memcmp(p->segs[0], name, len) == 0;
 }
 
-/*
- * Which top-level fields of a gRPC call's reply its shape can keep (aggregate_call_t
- * .reply_fields): without a target, allow keeps only the members its paths start at and a
- * one-segment deny path drops its member, whatever the rest of the shape does; the reply is
- * printed with JSON names, which the paths name. Only worth a mask when it leaves fields out.
- */
-static int reply_fields(aggregate_ctx_t *ctx, aggregate_call_t *c)
+typedef struct field_marks {
+    size_t call;                /* the call whose reply is read */
+    const proto_message_t *msg; /* its output type */
+    uint8_t *keep;
+    int whole; /* the whole reply is read, or a first segment that names no field */
+} field_marks_t;
+
+/* Marks the field of the reply that reference |r| reads, when it reads that call's reply. */
+static void mark_ref(void *arg, const aggregate_ref_t *r)
 {
+    field_marks_t *fm = arg;
+    if (r->source != AGGREGATE_SRC_CALL || r->call != fm->call)
+        return;
+    for (size_t i = 0; r->path.n != 0 && i < fm->msg->n_fields; i++) {
+        const proto_field_t *f = &fm->msg->fields[i];
+        if (path_starts_with(&r->path, f->json_name, f->json_name_len) || path_starts_with(&r->path, f->name, f->name_len)) {
+            fm->keep[i] = 1;
+            return;
+        }
+    }
+    fm->whole = 1;
+}
+
+/*
+ * Which top-level fields of gRPC call |calls[k]|'s reply are needed (aggregate_call_t
+ * .reply_fields): without a target, allow keeps only the members its paths start at and a
+ * one-segment deny path drops its member, whatever the rest of the shape does (the reply is
+ * printed with JSON names, which the paths name); and the other calls' templates read the
+ * fields they refer to ({calls.NAME.field...}) from the reply as it came, before its shape.
+ * Only worth a mask when it leaves fields out.
+ */
+static int reply_fields(aggregate_ctx_t *ctx, aggregate_call_t *calls, size_t n, size_t k)
+{
+    aggregate_call_t *c = &calls[k];
     const aggregate_shape_t *s = &c->shape;
-    if (c->kind != AGGREGATE_CALL_GRPC || c->grpc_method == NULL || s->target != NULL)
+    if (c->kind != AGGREGATE_CALL_GRPC || c->grpc_method == NULL || s->target != NULL || (s->n_allow == 0 && s->n_deny == 0))
         return 0;
     const proto_message_t *m = c->grpc_method->output;
     uint8_t *keep = util_arena_alloc(ctx->arena, m->n_fields ? m->n_fields : 1);
     if (keep == NULL)
         return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
-    size_t dropped = 0;
+    int exact = 1; /* every allow and deny path has one segment: the mask is the whole of both */
+    for (size_t i = 0; i < s->n_allow; i++)
+        exact &= s->allow[i].n == 1;
+    for (size_t i = 0; i < s->n_deny; i++)
+        exact &= s->deny[i].n == 1;
     for (size_t i = 0; i < m->n_fields; i++) {
         const proto_field_t *f = &m->fields[i];
         int kept = s->n_allow == 0;
-        for (size_t k = 0; k < s->n_allow && !kept; k++)
-            kept = path_starts_with(&s->allow[k], f->json_name, f->json_name_len);
-        for (size_t k = 0; k < s->n_deny && kept; k++)
-            kept = !(s->deny[k].n == 1 && path_starts_with(&s->deny[k], f->json_name, f->json_name_len));
+        for (size_t a = 0; a < s->n_allow && !kept; a++)
+            kept = path_starts_with(&s->allow[a], f->json_name, f->json_name_len);
+        for (size_t d = 0; d < s->n_deny && kept; d++)
+            kept = !(s->deny[d].n == 1 && path_starts_with(&s->deny[d], f->json_name, f->json_name_len));
         keep[i] = (uint8_t)kept;
-        dropped += !kept;
     }
-    c->reply_fields = dropped != 0 ? keep : NULL;
+    uint8_t *shaped = util_arena_alloc(ctx->arena, m->n_fields ? m->n_fields : 1);
+    if (shaped == NULL)
+        return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
+    if (m->n_fields != 0)
+        memcpy(shaped, keep, m->n_fields);
+    field_marks_t fm = {k, m, keep, 0};
+    for (size_t j = 0; j < n && !fm.whole; j++)
+        aggregate_call_each_ref(&calls[j], mark_ref, &fm);
+    size_t dropped = 0;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        dropped += !keep[i];
+        exact &= keep[i] == shaped[i]; /* a field kept only for a reference still needs the allow pass */
+    }
+    if (fm.whole || dropped == 0)
+        return 0;
+    c->reply_fields = keep;
+    c->shape_in_reply_fields = exact;
     return 0;
 }
 
@@ -652,9 +697,7 @@ static int parse_call(aggregate_ctx_t *ctx, const json_t *obj, aggregate_call_t 
             list[n++] = k;
     c->deps = list;
     c->n_deps = n;
-    if (merge_directives(ctx, obj, &c->shape) != 0 || reply_fields(ctx, c) != 0)
-        return -1;
-    return aggregate_request_plan_build(ctx, c, opt != NULL ? opt->registry : NULL);
+    return merge_directives(ctx, obj, &c->shape);
 }
 
 /* Depth-first search for a cycle; on finding one, writes "a → b → a" into |trail|. */
@@ -870,6 +913,10 @@ static int parse_endpoint(aggregate_ctx_t *ctx, const json_t *obj, const aggrega
             aggregate_ctx_pop(ctx, mg);
             aggregate_ctx_pop(ctx, m);
         }
+        /* with every call and template checked: what to print of each reply, what to encode directly */
+        for (i = 0; i < n; i++)
+            if (reply_fields(ctx, list, n, i) != 0 || aggregate_request_plan_build(ctx, &list[i], opt->registry) != 0)
+                return -1;
     }
     aggregate_ctx_pop(ctx, mark);
     *out = ep;

@@ -44,27 +44,9 @@ static void add_ref(collector_t *c, const aggregate_ref_t *ref)
     }
 }
 
-static void walk(collector_t *c, const aggregate_tpl_t *t)
+static void on_ref(void *arg, const aggregate_ref_t *ref)
 {
-    if (t == NULL)
-        return;
-    switch (t->kind) {
-    case AGGREGATE_TPL_CONST:
-        break;
-    case AGGREGATE_TPL_REF:
-        add_ref(c, t->ref);
-        break;
-    case AGGREGATE_TPL_STRING:
-        for (size_t i = 0; i < t->n_pieces; i++)
-            if (t->pieces[i].ref != NULL)
-                add_ref(c, t->pieces[i].ref);
-        break;
-    case AGGREGATE_TPL_OBJECT:
-    case AGGREGATE_TPL_ARRAY:
-        for (size_t i = 0; i < t->n_children; i++)
-            walk(c, t->children[i]);
-        break;
-    }
+    add_ref(arg, ref);
 }
 
 size_t aggregate_endpoint_inputs(const aggregate_endpoint_t *ep, aggregate_input_t *out, size_t cap)
@@ -72,13 +54,7 @@ size_t aggregate_endpoint_inputs(const aggregate_endpoint_t *ep, aggregate_input
     collector_t c = {.out = out, .cap = cap};
     for (size_t i = 0; i < ep->n_calls; i++) {
         const aggregate_call_t *call = &ep->calls[i];
-        walk(&c, call->message);
-        walk(&c, call->http_path);
-        for (size_t k = 0; k < call->n_query; k++)
-            walk(&c, call->query[k].value);
-        for (size_t k = 0; k < call->n_headers; k++)
-            walk(&c, call->headers[k].value);
-        walk(&c, call->body);
+        aggregate_call_each_ref(call, on_ref, &c);
         for (size_t k = 0; k < call->n_forward_headers; k++)
             add(&c, AGGREGATE_INPUT_HEADER, call->forward_headers[k]);
     }

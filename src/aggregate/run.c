@@ -514,12 +514,19 @@ static void call_end(run_call_t *c, aggregate_part_status_t status, char *text, 
 }
 
 /* Takes a parsed response: shapes it and ends the call OK, or in error. */
-static void call_ok(run_call_t *c, const aggregate_value_t *raw)
+/* |filtered|: the transport printed only the call's reply_fields, which, when they are exactly
+ * its allow and deny, leaves nothing for those two passes to do. */
+static void call_ok(run_call_t *c, const aggregate_value_t *raw, int filtered)
 {
     char why[300];
     c->raw = raw;
     c->run->raws[c->call->index] = raw;
-    c->part = aggregate_shape_apply(&c->run->arena, &c->call->shape, raw, why, sizeof(why));
+    aggregate_shape_t shape = c->call->shape;
+    if (filtered && c->call->shape_in_reply_fields) {
+        shape.allow = shape.deny = NULL;
+        shape.n_allow = shape.n_deny = 0;
+    }
+    c->part = aggregate_shape_apply(&c->run->arena, &shape, raw, why, sizeof(why));
     if (c->part == NULL)
         call_end(c, AGGREGATE_PART_ERROR, str_printf("error: %s", why), 502);
     else
@@ -610,7 +617,7 @@ static void on_reply(void *arg, const aggregate_reply_t *r)
             if (c->cache_key != NULL)
                 aggregate_cache_put(c->run->tr.cache, c->cache_key, r->body_len ? r->body : "{}", r->body_len ? r->body_len : 2,
                                     c->run->tr.now_ms(c->run->tr.ctx), c->call->cache_ttl_ms);
-            call_ok(c, raw);
+            call_ok(c, raw, r->fields_filtered && c->call->reply_fields != NULL);
         }
     }
     after_event(c->run);
@@ -662,7 +669,7 @@ static void call_start(aggregate_run_t *run, run_call_t *c)
             free(c->cache_key);
             c->cache_key = NULL;
             c->status = AGGREGATE_PART_RUNNING;
-            call_ok(c, hit);
+            call_ok(c, hit, 0);
             built_dispose(b);
             return;
         }

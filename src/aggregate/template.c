@@ -721,6 +721,40 @@ int aggregate_tpl_render(const aggregate_tpl_t *t, const aggregate_tpl_input_t *
     return -1;
 }
 
+static void each_ref(const aggregate_tpl_t *t, void (*fn)(void *arg, const aggregate_ref_t *ref), void *arg)
+{
+    if (t == NULL)
+        return;
+    switch (t->kind) {
+    case AGGREGATE_TPL_CONST:
+        return;
+    case AGGREGATE_TPL_REF:
+        fn(arg, t->ref);
+        return;
+    case AGGREGATE_TPL_STRING:
+        for (size_t i = 0; i < t->n_pieces; i++)
+            if (t->pieces[i].ref != NULL)
+                fn(arg, t->pieces[i].ref);
+        return;
+    case AGGREGATE_TPL_OBJECT:
+    case AGGREGATE_TPL_ARRAY:
+        for (size_t i = 0; i < t->n_children; i++)
+            each_ref(t->children[i], fn, arg);
+        return;
+    }
+}
+
+void aggregate_call_each_ref(const aggregate_call_t *c, void (*fn)(void *arg, const aggregate_ref_t *ref), void *arg)
+{
+    each_ref(c->message, fn, arg);
+    each_ref(c->http_path, fn, arg);
+    for (size_t k = 0; k < c->n_query; k++)
+        each_ref(c->query[k].value, fn, arg);
+    for (size_t k = 0; k < c->n_headers; k++)
+        each_ref(c->headers[k].value, fn, arg);
+    each_ref(c->body, fn, arg);
+}
+
 void aggregate_percent_encode(util_buf_t *out, const char *s, size_t len, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";

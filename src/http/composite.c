@@ -146,6 +146,7 @@ static void on_grpc_close(void *ctx, const upstream_grpc_result_t *res)
         r.http_status = 200;
         r.body = (const char *)c->json.data;
         r.body_len = c->json.len;
+        r.fields_filtered = c->reply_fields != NULL;
         if (!util_buf_failed(&c->outline)) {
             r.outline = (const codec_outline_event_t *)(const void *)c->outline.data;
             r.n_outline = c->outline.len / sizeof(codec_outline_event_t);

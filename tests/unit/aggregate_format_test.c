@@ -348,6 +348,59 @@ static void test_reply_fields(void)
     reply_fields_case("'target': 'attributes', 'allow': ['color']", NULL);
     /* a path naming no field keeps nothing of it */
     reply_fields_case("'allow': ['nope']", "");
+    /* with one-segment paths only the mask is the whole of allow and deny: the engine can skip them */
+    aggregate_set_t *s;
+    const aggregate_call_t *c = load_price_call("{}", ", 'allow': ['sku', 'displayName'], 'deny': ['sku']", &s);
+    CHECK(c != NULL && c->reply_fields != NULL && c->shape_in_reply_fields);
+    aggregate_set_free(s);
+    c = load_price_call("{}", ", 'allow': ['sku', 'attributes.color']", &s);
+    CHECK(c != NULL && c->reply_fields != NULL && !c->shape_in_reply_fields);
+    aggregate_set_free(s);
+}
+
+/* Another call's template reads fields of the reply before its shape: they are printed too. */
+static void refs_case(const char *other_call, const char *expect, int exact)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf),
+             EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 'shop.v1.PriceService/GetPrice', 'request': {}},"
+                " 'allow': ['displayName']}, %s"),
+             other_call);
+    char *json = dq(buf);
+    aggregate_set_t *s = aggregate_set_new();
+    util_error_t err = {0};
+    aggregate_load_options_t o = options();
+    CHECK_INT_EQ(aggregate_set_load_string(s, json, "t.json", &o, &err), 0);
+    free(json);
+    const aggregate_call_t *c = aggregate_set_count(s) == 1 ? &aggregate_set_at(s, 0)->calls[0] : NULL;
+    char got[256] = "";
+    for (size_t i = 0; c != NULL && c->reply_fields != NULL && i < c->grpc_method->output->n_fields; i++)
+        if (c->reply_fields[i])
+            snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", got[0] ? " " : "",
+                     c->grpc_method->output->fields[i].name);
+    if (expect == NULL) {
+        CHECK(c != NULL && c->reply_fields == NULL);
+    } else {
+        CHECK_STR_EQ(got, expect);
+        CHECK(c != NULL && c->shape_in_reply_fields == exact);
+    }
+    aggregate_set_free(s);
+}
+
+#define STOCK_OF(req)                                                                                                              \
+    "{'name': 'stock', 'grpc': {'upstream': 'stock', 'method': 'shop.v1.StockService/GetStock', 'request': " req "}}"
+
+static void test_reply_fields_refs(void)
+{
+    refs_case(STOCK_OF("{'sku': '{id}'}"), "display_name", 1);
+    /* by JSON or proto name, in any template of any call */
+    refs_case(STOCK_OF("{'sku': '{calls.price.sku}'}"), "sku display_name", 0);
+    refs_case(STOCK_OF("{'sku': 'x-{calls.price.unit_amount_micros}'}"), "unit_amount_micros display_name", 0);
+    refs_case(STOCK_OF("{'sku': '{calls.price.attributes.color}'}"), "attributes display_name", 0);
+    refs_case("{'name': 'r', 'http': {'upstream': 'reviews', 'path': '/r', 'query': {'v': '{calls.price.version}'}}}",
+              "display_name version", 0);
+    /* the whole reply: nothing is left out */
+    refs_case("{'name': 'r', 'http': {'upstream': 'reviews', 'method': 'POST', 'path': '/r', 'body': '{calls.price}'}}", NULL, 0);
 }
 
 /* Which gRPC requests are encoded without JSON (aggregate_call_t.request_plan). */
@@ -437,6 +490,7 @@ int main(void)
     test_valid();
     test_without_registry();
     test_reply_fields();
+    test_reply_fields_refs();
     test_request_plan();
     test_files();
     proto_registry_free(registry);

@@ -63,7 +63,7 @@ static proto_registry_t *registry;
 
 static void reply_to(fake_call_t *c, int status, const char *body, int failed, int timed_out, const char *error)
 {
-    aggregate_reply_t r = {failed, timed_out, status, body, body ? strlen(body) : 0, NULL, 0, error};
+    aggregate_reply_t r = {failed, timed_out, status, body, body ? strlen(body) : 0, NULL, 0, 0, error};
     c->active = 0;
     c->cb(c->arg, &r);
 }

@@ -64,6 +64,18 @@ cat >"$TMP/agg/chain.json" <<'JSON'
 JSON
 sed -i 's/"target": "", //' "$TMP/agg/chain.json"
 
+# a dependency on a field its own call does not keep: the reply is printed with only the fields
+# the shape keeps (allow), and with the ones other calls read too
+cat >"$TMP/agg/chain2.json" <<'JSON'
+{"method": "GET", "path": "/v1/chain2/{id}",
+ "calls": [
+  {"name": "price", "grpc": {"upstream": "price", "method": "shop.v1.PriceService/GetPrice", "request": {"sku": "{id}"}},
+   "allow": ["displayName"]},
+  {"name": "stock", "grpc": {"upstream": "stock", "method": "shop.v1.StockService/GetStock",
+     "request": {"sku": "{calls.price.sku}"}}, "group": "inventory", "allow": ["available"]}
+ ]}
+JSON
+
 cat >"$TMP/portico.json" <<JSON
 {
   "listen": [{"address": "127.0.0.1", "port": $GPORT}],
@@ -148,6 +160,11 @@ check_has "chain root fields" '"sku":"XYZ-999"' "$b"
 check_has "chain grouped + renamed" '"inventory":{"sku":"XYZ-999","count"' "$b"
 check_has "chain collection" '"comments":[' "$b"
 check_not_has "chain deny" '"text"' "$b"
+r=$(get /v1/chain2/ABC-123)
+check "chain on a field the call does not keep: 200" 200 "${r%% *}"
+b=$(cat "$TMP/body")
+check_has "the dependent call got the field" '"inventory":{"available":42}' "$b"
+check_has "the field itself stays out" '{"displayName":"Classic Widget","inventory"' "$b"
 
 # cancellation: the client leaves during a slow composite, the server keeps serving
 curl -s -m 0.05 "$U/v1/slow/ABC-123" >/dev/null 2>&1
