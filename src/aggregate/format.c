@@ -587,6 +587,8 @@ static int reply_fields(aggregate_ctx_t *ctx, aggregate_call_t *calls, size_t n,
     if (c->kind != AGGREGATE_CALL_GRPC || c->grpc_method == NULL || s->target != NULL || (s->n_allow == 0 && s->n_deny == 0))
         return 0;
     const proto_message_t *m = c->grpc_method->output;
+    if (m->wkt != PROTO_WKT_NONE)
+        return 0; /* printed by its own rules (a Struct's members are map keys, not fields) */
     uint8_t *keep = util_arena_alloc(ctx->arena, m->n_fields ? m->n_fields : 1);
     if (keep == NULL)
         return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregate/aggregate_int.h"
 #include "test.h"
@@ -433,6 +434,44 @@ static void test_request_plan(void)
     plan_case("{'sku': '{id}', 'promo_code': 'A', 'promoCode': 'B'}", "", 0, 0);
 }
 
+/* A method whose reply is a well-known type printed by its own rules (a Struct's members are
+ * map keys, not fields): no mask, so allow and deny run on the whole reply. */
+static void test_reply_fields_wkt(void)
+{
+    char dir[64], cmd[1024], path[128];
+    snprintf(dir, sizeof(dir), "/tmp/portico-aggfmt-%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
+    CHECK_INT_EQ(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/s.proto", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        TEST_FAIL_("cannot write %s", path);
+        return;
+    }
+    fputs("syntax = \"proto3\";\npackage s;\nimport \"google/protobuf/struct.proto\";\n"
+          "message Q { string id = 1; }\nservice S { rpc Get(Q) returns (google.protobuf.Struct); }\n",
+          f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "protoc -I %s -I /usr/include --include_imports --descriptor_set_out=%s/s.pb %s", dir, dir, path);
+    CHECK_INT_EQ(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/s.pb", dir);
+    proto_registry_t *r = proto_registry_new();
+    util_error_t err = {0};
+    CHECK_INT_EQ(proto_registry_load_file(r, path, &err), 0);
+    char *json = dq(EP("{'name': 'price', 'grpc': {'upstream': 'price', 'method': 's.S/Get', 'request': {'id': '{id}'}},"
+                       " 'allow': ['name'], 'deny': ['secret']}"));
+    aggregate_set_t *s = aggregate_set_new();
+    aggregate_load_options_t o = {r, upstream_kind, NULL};
+    CHECK_INT_EQ(aggregate_set_load_string(s, json, "t.json", &o, &err), 0);
+    const aggregate_call_t *c = aggregate_set_count(s) == 1 ? &aggregate_set_at(s, 0)->calls[0] : NULL;
+    CHECK(c != NULL && c->grpc_method != NULL && c->reply_fields == NULL && !c->shape_in_reply_fields);
+    free(json);
+    aggregate_set_free(s);
+    proto_registry_free(r);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT_EQ(system(cmd), 0);
+}
+
 /* Without a registry or an upstream lookup, only what the file itself says is checked. */
 static void test_without_registry(void)
 {
@@ -491,6 +530,7 @@ int main(void)
     test_without_registry();
     test_reply_fields();
     test_reply_fields_refs();
+    test_reply_fields_wkt();
     test_request_plan();
     test_files();
     proto_registry_free(registry);
