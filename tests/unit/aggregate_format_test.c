@@ -438,23 +438,11 @@ static void test_request_plan(void)
  * map keys, not fields): no mask, so allow and deny run on the whole reply. */
 static void test_reply_fields_wkt(void)
 {
-    char dir[64], cmd[1024], path[128];
-    snprintf(dir, sizeof(dir), "/tmp/portico-aggfmt-%d", (int)getpid());
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
-    CHECK_INT_EQ(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/s.proto", dir);
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        TEST_FAIL_("cannot write %s", path);
+    char path[128];
+    if (test_protoc("syntax = \"proto3\";\npackage s;\nimport \"google/protobuf/struct.proto\";\n"
+                    "message Q { string id = 1; }\nservice S { rpc Get(Q) returns (google.protobuf.Struct); }\n",
+                    path, sizeof(path)) != 0)
         return;
-    }
-    fputs("syntax = \"proto3\";\npackage s;\nimport \"google/protobuf/struct.proto\";\n"
-          "message Q { string id = 1; }\nservice S { rpc Get(Q) returns (google.protobuf.Struct); }\n",
-          f);
-    fclose(f);
-    snprintf(cmd, sizeof(cmd), "protoc -I %s -I /usr/include --include_imports --descriptor_set_out=%s/s.pb %s", dir, dir, path);
-    CHECK_INT_EQ(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/s.pb", dir);
     proto_registry_t *r = proto_registry_new();
     util_error_t err = {0};
     CHECK_INT_EQ(proto_registry_load_file(r, path, &err), 0);
@@ -468,8 +456,7 @@ static void test_reply_fields_wkt(void)
     free(json);
     aggregate_set_free(s);
     proto_registry_free(r);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK_INT_EQ(system(cmd), 0);
+    test_protoc_cleanup();
 }
 
 /* Without a registry or an upstream lookup, only what the file itself says is checked. */

@@ -738,21 +738,10 @@ static void test_truncations(void)
 /* A json_name option may hold characters that JSON escapes. */
 static void test_odd_json_name(void)
 {
-    char dir[128], cmd[1024], path[256];
-    snprintf(dir, sizeof(dir), "/tmp/portico-pb2json-jn-%d", (int)getpid());
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
-    CHECK_INT_EQ(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/jn.proto", dir);
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        TEST_FAIL_("cannot write %s", path);
+    char path[128];
+    if (test_protoc("syntax = \"proto3\";\npackage jn;\nmessage T { int32 x = 1 [json_name = \"a\\\"<b\"]; }\n", path,
+                    sizeof(path)) != 0)
         return;
-    }
-    fputs("syntax = \"proto3\";\npackage jn;\nmessage T { int32 x = 1 [json_name = \"a\\\"<b\"]; }\n", f);
-    fclose(f);
-    snprintf(cmd, sizeof(cmd), "protoc -I %s --descriptor_set_out=%s/jn.pb %s", dir, dir, path);
-    CHECK_INT_EQ(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/jn.pb", dir);
     proto_registry_t *r = proto_registry_new();
     util_error_t err = {0};
     CHECK_INT_EQ(proto_registry_load_file(r, path, &err), 0);
@@ -767,8 +756,7 @@ static void test_odd_json_name(void)
         util_buf_dispose(&out);
     }
     proto_registry_free(r);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK_INT_EQ(system(cmd), 0);
+    test_protoc_cleanup();
 }
 
 /* codec_options_t.only_fields: only the chosen fields of the top message are printed. */
