@@ -462,31 +462,10 @@ static int scan(p2j_t *c, const frame_t *fr, const proto_message_t *m, const uin
  * Output primitives
  */
 
-static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                 "8081828384858687888990919293949596979899";
-
 /* Writes |v| in decimal at |p|; returns the end. */
 static inline char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    char *t = tmp + sizeof(tmp);
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--t = digits2[d + 1];
-        *--t = digits2[d];
-    }
-    if (v >= 10) {
-        unsigned d = (unsigned)v * 2;
-        *--t = digits2[d + 1];
-        *--t = digits2[d];
-    } else {
-        *--t = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof(tmp) - t);
-    memcpy(p, t, n);
-    return p + n;
+    return p + util_u64_format(p, v);
 }
 
 /* Copies the short literal |s| to |p|; returns the end. */
@@ -759,13 +738,6 @@ static void outline_add(p2j_t *c, uint32_t kind, size_t off, size_t len)
     util_buf_append(c->outline, &e, sizeof(e));
 }
 
-/* Outlines the text printed since |at| (a c->out length) as one event. */
-static inline void outline_since(p2j_t *c, uint32_t kind, size_t at)
-{
-    if (c->outline != NULL)
-        outline_add(c, kind, at, c->out->len - at);
-}
-
 /* Where a value's text starts, for outline_value_since. */
 static inline size_t outline_begin(p2j_t *c)
 {
@@ -957,9 +929,9 @@ static inline void put_name(p2j_t *c, const proto_field_t *f, int *first)
     if (any != 0) {
         /* a json_name option may hold anything, '"' included */
         b->len = (size_t)(o - b->data);
-        size_t at = b->len;
+        size_t at = outline_begin(c);
         put_string(c, (const uint8_t *)name, n);
-        outline_since(c, CODEC_OUTLINE_KEY, at);
+        outline_value_since(c, CODEC_OUTLINE_KEY, at);
         putch(c, ':');
         return;
     }

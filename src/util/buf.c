@@ -49,19 +49,6 @@ uint8_t *util_buf_release(util_buf_t *b, size_t *len)
     return p;
 }
 
-size_t util_u64_format(char *out, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 void util_buf_printf(util_buf_t *b, const char *fmt, ...)
 {
     va_list ap;

@@ -749,11 +749,21 @@ static void test_odd_json_name(void)
     CHECK(m != NULL);
     if (m != NULL) {
         uint8_t in[] = {0x08, 0x05};
-        util_buf_t out = UTIL_BUF_INIT;
-        CHECK_INT_EQ(codec_pb_to_json(r, m, in, sizeof(in), NULL, &out, &err), 0);
+        util_buf_t out = UTIL_BUF_INIT, outline = UTIL_BUF_INIT;
+        codec_options_t opt = {.outline = &outline};
+        CHECK_INT_EQ(codec_pb_to_json(r, m, in, sizeof(in), &opt, &out, &err), 0);
         util_buf_putc(&out, 0);
         CHECK_STR_EQ((const char *)out.data, "{\"a\\\"\\u003cb\":5}");
+        /* the outline covers the key as printed, and does not call it free of escapes */
+        const codec_outline_event_t *ev = (const codec_outline_event_t *)(void *)outline.data;
+        CHECK_INT_EQ(outline.len / sizeof(*ev), 4);
+        if (outline.len / sizeof(*ev) == 4) {
+            CHECK_INT_EQ(ev[1].kind, CODEC_OUTLINE_KEY);
+            CHECK(ev[1].off == 1 && ev[1].len == 12);
+            CHECK_INT_EQ(ev[2].kind, CODEC_OUTLINE_SCALAR | CODEC_OUTLINE_NO_ESCAPES);
+        }
         util_buf_dispose(&out);
+        util_buf_dispose(&outline);
     }
     proto_registry_free(r);
     test_protoc_cleanup();
