@@ -66,6 +66,27 @@ const aggregate_value_t *aggregate_path_get(const aggregate_value_t *root, const
 const aggregate_value_t *aggregate_path_set(util_arena_t *a, const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
                                             const aggregate_value_t *value);
 
+/*
+ * The objects a chain of edits (the renames of one shape) has made itself: nothing else can see
+ * them yet, so later edits of the chain change them in place instead of copying them again.
+ * Start with {.a = arena}; at most AGGREGATE_OWNED_MAX are remembered (the others get copied).
+ */
+#define AGGREGATE_OWNED_MAX 32
+
+typedef struct aggregate_owned {
+    util_arena_t *a;
+    aggregate_value_t *objs[AGGREGATE_OWNED_MAX];
+    size_t n;
+} aggregate_owned_t;
+
+/* Object |v| as one the chain may change: itself when the chain made it, else a copy with room
+ * for one more member (remembered). NULL when out of memory. */
+aggregate_value_t *aggregate_owned_object(aggregate_owned_t *x, const aggregate_value_t *v);
+
+/* aggregate_path_set as an edit of the chain: |root| must be an object, |first| < p->n. */
+const aggregate_value_t *aggregate_path_set_owned(aggregate_owned_t *x, const aggregate_value_t *root, const aggregate_path_t *p,
+                                                  size_t first, const aggregate_value_t *value);
+
 /* template.c: value templates --------------------------------------------------------------- */
 
 typedef enum aggregate_source {

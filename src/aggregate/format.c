@@ -546,13 +546,14 @@ static int merge_directives(aggregate_ctx_t *ctx, const json_t *obj, aggregate_s
 
 static int path_starts_with(const aggregate_path_t *p, const char *name, size_t len)
 {
-    return p->n != 0 && p->seg_lens[0] == len && memcmp(p->segs[0], name, len) == 0;
+    return p->n != 0 && aggregate_key_is(p->segs[0], p->seg_lens[0], name, len);
 }
 
 typedef struct field_marks {
     size_t call;                /* the call whose reply is read */
     const proto_message_t *msg; /* its output type */
     uint8_t *keep;
+    int added; /* a field the shape drops is kept for a reference */
     int whole; /* the whole reply is read, or a first segment that names no field */
 } field_marks_t;
 
@@ -565,6 +566,7 @@ static void mark_ref(void *arg, const aggregate_ref_t *r)
     for (size_t i = 0; r->path.n != 0 && i < fm->msg->n_fields; i++) {
         const proto_field_t *f = &fm->msg->fields[i];
         if (path_starts_with(&r->path, f->json_name, f->json_name_len) || path_starts_with(&r->path, f->name, f->name_len)) {
+            fm->added |= !fm->keep[i];
             fm->keep[i] = 1;
             return;
         }
@@ -606,23 +608,16 @@ static int reply_fields(aggregate_ctx_t *ctx, aggregate_call_t *calls, size_t n,
             kept = !(s->deny[d].n == 1 && path_starts_with(&s->deny[d], f->json_name, f->json_name_len));
         keep[i] = (uint8_t)kept;
     }
-    uint8_t *shaped = util_arena_alloc(ctx->arena, m->n_fields ? m->n_fields : 1);
-    if (shaped == NULL)
-        return aggregate_ctx_fail(ctx, AGGREGATE_ERR_NOMEM, "out of memory");
-    if (m->n_fields != 0)
-        memcpy(shaped, keep, m->n_fields);
-    field_marks_t fm = {k, m, keep, 0};
+    field_marks_t fm = {k, m, keep, 0, 0};
     for (size_t j = 0; j < n && !fm.whole; j++)
         aggregate_call_each_ref(&calls[j], mark_ref, &fm);
     size_t dropped = 0;
-    for (size_t i = 0; i < m->n_fields; i++) {
+    for (size_t i = 0; i < m->n_fields; i++)
         dropped += !keep[i];
-        exact &= keep[i] == shaped[i]; /* a field kept only for a reference still needs the allow pass */
-    }
     if (fm.whole || dropped == 0)
         return 0;
     c->reply_fields = keep;
-    c->shape_in_reply_fields = exact;
+    c->shape_in_reply_fields = exact && !fm.added; /* a field kept only for a reference still needs the allow pass */
     return 0;
 }
 

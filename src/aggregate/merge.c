@@ -173,34 +173,15 @@ const aggregate_value_t *aggregate_json_deny(util_arena_t *a, const aggregate_va
 }
 
 /*
- * The renames of one shape run in order, each on the result of the last. Copying every object
- * each move touches made five renames of a price reply copy its root ten times, so the moves
- * keep a short list of the objects the renames themselves created: nothing else can see those
- * yet, so later moves change them in place. Everything else (the reply) is copied as before.
+ * The renames of one shape run in order, each on the result of the last, as one chain of edits
+ * (aggregate_owned_t): copying every object each move touches made five renames of a price
+ * reply copy its root ten times, while the objects the renames created themselves can be
+ * changed in place. Everything else (the reply) is copied as before.
  */
-#define RENAME_OWNED_MAX 32
-
-typedef struct rename_ctx {
-    util_arena_t *a;
-    aggregate_value_t *owned[RENAME_OWNED_MAX];
-    size_t n_owned;
-} rename_ctx_t;
-
-/* |v| (an object) as one this pass may change: itself when the pass made it, else a copy with
- * room for one more member (remembered while there is room in the list). */
-static aggregate_value_t *owned_object(rename_ctx_t *x, const aggregate_value_t *v)
-{
-    for (size_t i = 0; i < x->n_owned; i++)
-        if (x->owned[i] == v)
-            return x->owned[i];
-    aggregate_value_t *c = aggregate_value_copy(x->a, v, 1);
-    if (c != NULL && x->n_owned < RENAME_OWNED_MAX)
-        x->owned[x->n_owned++] = c;
-    return c;
-}
 
 /* Object |v| without the member at p->segs[depth..] (walked through objects only). */
-static const aggregate_value_t *without_path(rename_ctx_t *x, const aggregate_value_t *v, const aggregate_path_t *p, size_t depth)
+static const aggregate_value_t *without_path(aggregate_owned_t *x, const aggregate_value_t *v, const aggregate_path_t *p,
+                                             size_t depth)
 {
     long idx = aggregate_value_find(v, p->segs[depth], p->seg_lens[depth]);
     if (idx < 0)
@@ -212,7 +193,7 @@ static const aggregate_value_t *without_path(rename_ctx_t *x, const aggregate_va
         if ((c = without_path(x, child, p, depth + 1)) == NULL || c == child)
             return c == NULL ? NULL : v;
     }
-    aggregate_value_t *out = owned_object(x, v);
+    aggregate_value_t *out = aggregate_owned_object(x, v);
     if (out == NULL)
         return NULL;
     if (c != NULL) {
@@ -224,33 +205,8 @@ static const aggregate_value_t *without_path(rename_ctx_t *x, const aggregate_va
     return out;
 }
 
-/* Object |root| with |value| at p->segs[first..], making the missing (or non-object) levels
- * objects: aggregate_path_set, changing the objects this pass made in place. */
-static const aggregate_value_t *set_path(rename_ctx_t *x, const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
-                                         const aggregate_value_t *value)
-{
-    const char *key = p->segs[first];
-    size_t key_len = p->seg_lens[first];
-    const aggregate_value_t *child = value;
-    if (first + 1 < p->n) {
-        const aggregate_value_t *old = aggregate_value_get(root, key, key_len);
-        if (!aggregate_value_is(old, AGGREGATE_VALUE_OBJECT)) {
-            aggregate_value_t *fresh = aggregate_value_object(x->a, 1);
-            if (fresh != NULL && x->n_owned < RENAME_OWNED_MAX)
-                x->owned[x->n_owned++] = fresh;
-            old = fresh;
-        }
-        if (old == NULL || (child = set_path(x, old, p, first + 1, value)) == NULL)
-            return NULL;
-    }
-    aggregate_value_t *out = owned_object(x, root);
-    if (out == NULL || aggregate_value_set(x->a, out, key, key_len, child) != 0)
-        return NULL;
-    return out;
-}
-
 /* Moves from[depth..] to to[depth..] inside object |v|. */
-static const aggregate_value_t *move_at(rename_ctx_t *x, const aggregate_value_t *v, const aggregate_rename_t *r, size_t depth)
+static const aggregate_value_t *move_at(aggregate_owned_t *x, const aggregate_value_t *v, const aggregate_rename_t *r, size_t depth)
 {
     const aggregate_value_t *parent = v;
     for (size_t i = depth; i + 1 < r->from.n && parent != NULL; i++)
@@ -261,11 +217,11 @@ static const aggregate_value_t *move_at(rename_ctx_t *x, const aggregate_value_t
     if (val == NULL)
         return v;
     const aggregate_value_t *rest = without_path(x, v, &r->from, depth);
-    return rest == NULL ? NULL : set_path(x, rest, &r->to, depth, val);
+    return rest == NULL ? NULL : aggregate_path_set_owned(x, rest, &r->to, depth, val);
 }
 
 typedef struct rename_arg {
-    rename_ctx_t *x;
+    aggregate_owned_t *x;
     const aggregate_rename_t *r;
 } rename_arg_t;
 
@@ -288,7 +244,7 @@ static const aggregate_value_t *rename_rec(util_arena_t *a, const aggregate_valu
     return c == NULL ? NULL : c == child ? v : object_with(a, v, (size_t)idx, c);
 }
 
-static const aggregate_value_t *rename_one(rename_ctx_t *x, const aggregate_value_t *v, const aggregate_rename_t *r)
+static const aggregate_value_t *rename_one(aggregate_owned_t *x, const aggregate_value_t *v, const aggregate_rename_t *r)
 {
     /* the shared prefix is walked (through arrays); the move happens below it, and at least
      * one segment of each side stays below it so both have a parent to live in */
@@ -301,7 +257,7 @@ static const aggregate_value_t *rename_one(rename_ctx_t *x, const aggregate_valu
 
 const aggregate_value_t *aggregate_json_rename(util_arena_t *a, const aggregate_value_t *v, const aggregate_rename_t *r)
 {
-    rename_ctx_t x = {.a = a};
+    aggregate_owned_t x = {.a = a};
     return rename_one(&x, v, r);
 }
 
@@ -376,7 +332,7 @@ const aggregate_value_t *aggregate_shape_apply(util_arena_t *a, const aggregate_
     const aggregate_value_t *out = s->n_allow ? aggregate_json_allow(a, v, s->allow, s->n_allow) : v;
     if (out != NULL)
         out = aggregate_json_deny(a, out, s->deny, s->n_deny);
-    rename_ctx_t x = {.a = a};
+    aggregate_owned_t x = {.a = a};
     for (size_t i = 0; i < s->n_renames && out != NULL; i++)
         out = rename_one(&x, out, &s->renames[i]);
     if (out == NULL) {

@@ -109,23 +109,45 @@ const aggregate_value_t *aggregate_path_get(const aggregate_value_t *root, const
     return v;
 }
 
-const aggregate_value_t *aggregate_path_set(util_arena_t *a, const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
-                                            const aggregate_value_t *value)
+aggregate_value_t *aggregate_owned_object(aggregate_owned_t *x, const aggregate_value_t *v)
 {
-    if (!aggregate_value_is(root, AGGREGATE_VALUE_OBJECT) || first >= p->n || value == NULL)
-        return NULL;
+    for (size_t i = 0; i < x->n; i++)
+        if (x->objs[i] == v)
+            return x->objs[i];
+    aggregate_value_t *c = aggregate_value_copy(x->a, v, 1);
+    if (c != NULL && x->n < AGGREGATE_OWNED_MAX)
+        x->objs[x->n++] = c;
+    return c;
+}
+
+const aggregate_value_t *aggregate_path_set_owned(aggregate_owned_t *x, const aggregate_value_t *root, const aggregate_path_t *p,
+                                                  size_t first, const aggregate_value_t *value)
+{
     const char *key = p->segs[first];
     size_t key_len = p->seg_lens[first];
     const aggregate_value_t *child = value;
     if (first + 1 < p->n) {
         const aggregate_value_t *old = aggregate_value_get(root, key, key_len);
-        if (!aggregate_value_is(old, AGGREGATE_VALUE_OBJECT) && (old = aggregate_value_object(a, 0)) == NULL)
-            return NULL;
-        if ((child = aggregate_path_set(a, old, p, first + 1, value)) == NULL)
+        if (!aggregate_value_is(old, AGGREGATE_VALUE_OBJECT)) {
+            aggregate_value_t *fresh = aggregate_value_object(x->a, 1);
+            if (fresh != NULL && x->n < AGGREGATE_OWNED_MAX)
+                x->objs[x->n++] = fresh;
+            old = fresh;
+        }
+        if (old == NULL || (child = aggregate_path_set_owned(x, old, p, first + 1, value)) == NULL)
             return NULL;
     }
-    aggregate_value_t *copy = aggregate_value_copy(a, root, 1);
-    if (copy == NULL || aggregate_value_set(a, copy, key, key_len, child) != 0)
+    aggregate_value_t *out = aggregate_owned_object(x, root);
+    if (out == NULL || aggregate_value_set(x->a, out, key, key_len, child) != 0)
         return NULL;
-    return copy;
+    return out;
+}
+
+const aggregate_value_t *aggregate_path_set(util_arena_t *a, const aggregate_value_t *root, const aggregate_path_t *p, size_t first,
+                                            const aggregate_value_t *value)
+{
+    if (!aggregate_value_is(root, AGGREGATE_VALUE_OBJECT) || first >= p->n || value == NULL)
+        return NULL;
+    aggregate_owned_t x = {.a = a}; /* a chain of one edit: copies |root| and what the path crosses */
+    return aggregate_path_set_owned(&x, root, p, first, value);
 }

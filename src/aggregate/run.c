@@ -617,7 +617,7 @@ static void on_reply(void *arg, const aggregate_reply_t *r)
             if (c->cache_key != NULL)
                 aggregate_cache_put(c->run->tr.cache, c->cache_key, r->body_len ? r->body : "{}", r->body_len ? r->body_len : 2,
                                     c->run->tr.now_ms(c->run->tr.ctx), c->call->cache_ttl_ms);
-            call_ok(c, raw, r->fields_filtered && c->call->reply_fields != NULL);
+            call_ok(c, raw, r->fields_filtered);
         }
     }
     after_event(c->run);

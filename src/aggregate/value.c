@@ -9,7 +9,6 @@
 #include "aggregate/value.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,9 +57,12 @@ aggregate_value_t *aggregate_value_number(util_arena_t *a, const char *text, siz
 
 aggregate_value_t *aggregate_value_integer(util_arena_t *a, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
-    return text_value(a, AGGREGATE_VALUE_NUMBER, num, (size_t)n);
+    char num[21];
+    size_t n = 0;
+    if (v < 0)
+        num[n++] = '-';
+    n += util_u64_format(num + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    return text_value(a, AGGREGATE_VALUE_NUMBER, num, n);
 }
 
 static aggregate_value_t *container(util_arena_t *a, aggregate_value_kind_t kind, size_t cap, size_t elem)
@@ -191,7 +193,7 @@ uint32_t *aggregate_member_index_slot(const aggregate_member_index_t *ix, const 
     size_t s = (size_t)key_hash(key, key_len) & ix->mask;
     while (ix->slots[s] != 0) {
         const aggregate_member_t *m = &members[ix->slots[s] - 1];
-        if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+        if (aggregate_key_is(m->key, m->key_len, key, key_len))
             break;
         s = (s + 1) & ix->mask;
     }
@@ -258,8 +260,7 @@ int aggregate_value_equal(const aggregate_value_t *x, const aggregate_value_t *y
 typedef struct parser {
     json_lex_t lx;
     util_arena_t *a;
-    /* children of the open containers (item pointers or members), in the arena: grown by
-     * doubling, the outgrown block left behind (a malloc'd buffer cost a realloc per parse) */
+    /* children of the open containers (item pointers or members), see stack_grow */
     uint8_t *stack;
     size_t stack_len, stack_cap;
     /* in-place parsing: the source text, which unescaped strings and keys may point into */
@@ -302,6 +303,52 @@ static inline int push_item(parser_t *p, const aggregate_value_t *v)
     memcpy(p->stack + p->stack_len, &v, sizeof(v));
     p->stack_len += sizeof(v);
     return 0;
+}
+
+/* The object whose members were pushed since stack offset |base|, moved into the arena and
+ * popped; NULL (p->nomem set) when out of memory. */
+static aggregate_value_t *pop_object(parser_t *p, size_t base)
+{
+    size_t n = (p->stack_len - base) / sizeof(aggregate_member_t);
+    aggregate_value_t *o = aggregate_value_object(p->a, n);
+    if (o == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+    if (n != 0)
+        memcpy(o->u.members, p->stack + base, n * sizeof(aggregate_member_t));
+    o->len = n;
+    p->stack_len = base;
+    return o;
+}
+
+/* As pop_object, for an array. */
+static aggregate_value_t *pop_array(parser_t *p, size_t base)
+{
+    size_t n = (p->stack_len - base) / sizeof(aggregate_value_t *);
+    aggregate_value_t *arr = aggregate_value_array(p->a, n);
+    if (arr == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+    if (n != 0)
+        memcpy((void *)arr->u.items, p->stack + base, n * sizeof(aggregate_value_t *));
+    arr->len = n;
+    p->stack_len = base;
+    return arr;
+}
+
+/* A string node over |t| (|len| bytes, NUL-terminated, as long-lived as the run), written back
+ * as is when |plain|; NULL (p->nomem set) when |t| is NULL or out of memory. */
+static const aggregate_value_t *string_node(parser_t *p, const char *t, size_t len, int plain)
+{
+    aggregate_value_t *v = t != NULL ? util_arena_alloc(p->a, sizeof(*v)) : NULL;
+    if (v == NULL) {
+        p->nomem = 1;
+        return NULL;
+    }
+    *v = (aggregate_value_t){.kind = AGGREGATE_VALUE_STRING, .plain = (unsigned)plain, .len = len, .u.text = t};
+    return v;
 }
 
 /* Drops duplicate keys of |m| (|*n| members): the first position keeps the last value. Small
@@ -379,20 +426,11 @@ static const aggregate_value_t *parse_object(parser_t *p)
     }
     if (r < 0)
         return NULL;
-    size_t n = (p->stack_len - base) / sizeof(aggregate_member_t);
-    aggregate_value_t *o = aggregate_value_object(p->a, n);
-    if (o == NULL) {
+    aggregate_value_t *o = pop_object(p, base);
+    if (o == NULL || dedupe(p, o->u.members, &o->len) != 0) {
         p->nomem = 1;
         return NULL;
     }
-    if (n != 0)
-        memcpy(o->u.members, p->stack + base, n * sizeof(aggregate_member_t));
-    p->stack_len = base;
-    if (dedupe(p, o->u.members, &n) != 0) {
-        p->nomem = 1;
-        return NULL;
-    }
-    o->len = n;
     return o;
 }
 
@@ -407,19 +445,7 @@ static const aggregate_value_t *parse_array(parser_t *p)
         if (v == NULL || push_item(p, v) != 0)
             return NULL;
     }
-    if (r < 0)
-        return NULL;
-    size_t n = (p->stack_len - base) / sizeof(aggregate_value_t *);
-    aggregate_value_t *arr = aggregate_value_array(p->a, n);
-    if (arr == NULL) {
-        p->nomem = 1;
-        return NULL;
-    }
-    if (n != 0)
-        memcpy((void *)arr->u.items, p->stack + base, n * sizeof(aggregate_value_t *));
-    arr->len = n;
-    p->stack_len = base;
-    return arr;
+    return r < 0 ? NULL : pop_array(p, base);
 }
 
 static const aggregate_value_t *parse_value(parser_t *p)
@@ -434,22 +460,11 @@ static const aggregate_value_t *parse_value(parser_t *p)
     case JSON_KIND_STRING: {
         if (json_lex_string(&p->lx, &s) != 0)
             return NULL;
-        if (p->src == NULL) {
-            v = aggregate_value_string(p->a, s.s, s.len);
-            break;
-        }
         int in_place;
-        aggregate_value_t *str = util_arena_alloc(p->a, sizeof(*str));
-        const char *t = str != NULL ? keep_text(p, &s, &in_place) : NULL;
-        if (t == NULL) {
-            p->nomem = 1;
-            return NULL;
-        }
+        const char *t = keep_text(p, &s, &in_place);
         /* plain: written back as is; DEL is legal raw in JSON but written escaped, as
          * util_json_quote does, so the two parse paths give the same output */
-        unsigned plain = in_place && memchr(t, 0x7f, s.len) == NULL;
-        *str = (aggregate_value_t){.kind = AGGREGATE_VALUE_STRING, .plain = plain, .len = s.len, .u.text = t};
-        return str;
+        return string_node(p, t, s.len, t != NULL && in_place && memchr(t, 0x7f, s.len) == NULL);
     }
     case JSON_KIND_NUMBER:
         if (json_lex_number(&p->lx, &s) != 0)
@@ -532,8 +547,8 @@ static inline int has_backslash(const char *s, size_t len)
 
 /* The text of a printed string with its quotes ("..." at |s|, |len| bytes): in place when the
  * printer escaped nothing in it (it escapes '"', '\\', controls and DEL; the event says so, or
- * the text has no backslash), else decoded into the arena. Returns the text (|*out_len| bytes, NUL-terminated) or NULL; |*plain|
- * tells whether it is the printed text itself. */
+ * the text has no backslash), else decoded into the arena. Returns the text (|*out_len| bytes,
+ * NUL-terminated) or NULL; |*plain| tells whether it is the printed text itself. */
 static const char *outline_text_of_string(outline_reader_t *o, const codec_outline_event_t *e, char *s, size_t len, size_t *out_len,
                                           int *plain)
 {
@@ -555,14 +570,10 @@ static const char *outline_text_of_string(outline_reader_t *o, const codec_outli
 
 static const aggregate_value_t *outline_string(outline_reader_t *o, const codec_outline_event_t *e, char *s, size_t len)
 {
-    size_t n;
-    int plain;
-    aggregate_value_t *v = util_arena_alloc(o->p.a, sizeof(*v));
-    const char *t = v != NULL ? outline_text_of_string(o, e, s, len, &n, &plain) : NULL;
-    if (t == NULL)
-        return NULL;
-    *v = (aggregate_value_t){.kind = AGGREGATE_VALUE_STRING, .plain = (unsigned)plain, .len = n, .u.text = t};
-    return v;
+    size_t n = 0;
+    int plain = 0;
+    const char *t = outline_text_of_string(o, e, s, len, &n, &plain);
+    return string_node(&o->p, t, n, plain);
 }
 
 /* A scalar as printed: a string, a number, true, false or null. */
@@ -609,17 +620,9 @@ static const aggregate_value_t *outline_value(outline_reader_t *o)
         if (o->ev == o->end || o->ev->kind != CODEC_OUTLINE_END)
             return NULL;
         o->ev++;
-        size_t n = (o->p.stack_len - base) / sizeof(aggregate_member_t);
-        aggregate_value_t *obj = aggregate_value_object(o->p.a, n);
-        if (obj == NULL)
-            return NULL;
-        if (n != 0)
-            memcpy(obj->u.members, o->p.stack + base, n * sizeof(aggregate_member_t));
         /* no duplicate keys to drop: the registry refuses a message with two fields of one name
          * (proto or JSON), and the printer writes one entry per map key */
-        o->p.stack_len = base;
-        obj->len = n;
-        v = obj;
+        v = pop_object(&o->p, base);
         break;
     }
     case CODEC_OUTLINE_ARRAY: {
@@ -632,15 +635,7 @@ static const aggregate_value_t *outline_value(outline_reader_t *o)
         if (o->ev == o->end)
             return NULL;
         o->ev++;
-        size_t n = (o->p.stack_len - base) / sizeof(aggregate_value_t *);
-        aggregate_value_t *arr = aggregate_value_array(o->p.a, n);
-        if (arr == NULL)
-            return NULL;
-        if (n != 0)
-            memcpy((void *)arr->u.items, o->p.stack + base, n * sizeof(aggregate_value_t *));
-        arr->len = n;
-        o->p.stack_len = base;
-        v = arr;
+        v = pop_array(&o->p, base);
         break;
     }
     default:

@@ -22,31 +22,56 @@
 #define COMPOSITE_CACHE_ENTRIES 10000
 #define COMPOSITE_CACHE_BYTES ((size_t)64 << 20)
 
-/* Finished calls and timers are kept for reuse (a composite request makes a few of each, and a
- * call keeps its reply buffers' capacity), up to this many of each per worker. */
+/* Finished calls and timers are kept for reuse (a composite request makes a few of each), up to
+ * this many of each per worker. A spare call keeps its reply buffers, up to this capacity each:
+ * at most 64 x 2 x 16 KiB per worker. (The thread's spare buffers, util_buf_take, run dry with
+ * dozens of composites in flight: these scale with the calls.) */
 #define COMPOSITE_SPARES 64
-/* A spare call keeps its reply buffers only up to this capacity each (a larger one is freed):
- * at most 64 x 2 x 16 KiB held per worker. */
 #define COMPOSITE_SPARE_BUF_MAX ((size_t)16 << 10)
 
 typedef struct composite_call composite_call_t;
 typedef struct composite_timer composite_timer_t;
+
+/* Freed objects of one size, kept for reuse: the link lives in a dead object's first bytes. */
+typedef struct spares {
+    void *head;
+    size_t n;
+} spares_t;
+
+/* A kept object (its first bytes overwritten), or NULL when there is none. */
+static void *spare_take(spares_t *s)
+{
+    void *p = s->head;
+    if (p != NULL) {
+        memcpy(&s->head, p, sizeof(s->head));
+        s->n--;
+    }
+    return p;
+}
+
+/* Keeps |p| when there is room: returns 1, or 0 when the caller is to free it. */
+static int spare_give(spares_t *s, void *p)
+{
+    if (s->n == COMPOSITE_SPARES)
+        return 0;
+    memcpy(p, &s->head, sizeof(s->head));
+    s->head = p;
+    s->n++;
+    return 1;
+}
 
 struct composite_worker {
     gateway_worker_t *gw;
     h2o_loop_t *loop;
     upstream_timers_t timers;
     aggregate_transport_t transport;
-    composite_call_t *spare_calls; /* linked through ->next_spare */
-    composite_timer_t *spare_timers;
-    size_t n_spare_calls, n_spare_timers;
+    spares_t spare_calls, spare_timers;
 };
 
 /* ---- calls ---------------------------------------------------------------------------------- */
 
 struct composite_call {
     composite_worker_t *cw;
-    composite_call_t *next_spare;
     aggregate_reply_cb cb;
     void *cb_arg;
     upstream_grpc_call_t *grpc;
@@ -61,15 +86,12 @@ struct composite_call {
 
 static composite_call_t *call_new(composite_worker_t *cw)
 {
-    composite_call_t *c = cw->spare_calls;
-    if (c != NULL) {
-        cw->spare_calls = c->next_spare;
-        cw->n_spare_calls--;
-    } else if ((c = malloc(sizeof(*c))) != NULL) {
+    composite_call_t *c = spare_take(&cw->spare_calls);
+    if (c == NULL) {
+        if ((c = malloc(sizeof(*c))) == NULL)
+            return NULL;
         util_buf_init(&c->json);
         util_buf_init(&c->outline);
-    } else {
-        return NULL;
     }
     c->cw = cw;
     c->grpc = NULL;
@@ -83,22 +105,21 @@ static composite_call_t *call_new(composite_worker_t *cw)
     return c;
 }
 
-static void call_free(composite_call_t *c)
+static void call_dispose(composite_call_t *c)
 {
-    composite_worker_t *cw = c->cw;
-    if (cw->n_spare_calls < COMPOSITE_SPARES) {
-        if (c->json.failed || c->json.cap > COMPOSITE_SPARE_BUF_MAX)
-            util_buf_dispose(&c->json);
-        if (c->outline.failed || c->outline.cap > COMPOSITE_SPARE_BUF_MAX)
-            util_buf_dispose(&c->outline);
-        c->next_spare = cw->spare_calls;
-        cw->spare_calls = c;
-        cw->n_spare_calls++;
-        return;
-    }
     util_buf_dispose(&c->json);
     util_buf_dispose(&c->outline);
     free(c);
+}
+
+static void call_free(composite_call_t *c)
+{
+    if (c->json.failed || c->json.cap > COMPOSITE_SPARE_BUF_MAX)
+        util_buf_dispose(&c->json);
+    if (c->outline.failed || c->outline.cap > COMPOSITE_SPARE_BUF_MAX)
+        util_buf_dispose(&c->outline);
+    if (!spare_give(&c->cw->spare_calls, c))
+        call_dispose(c);
 }
 
 static void fail_now(composite_call_t *c, const char *msg)
@@ -256,40 +277,24 @@ struct composite_timer {
     composite_worker_t *cw;
     aggregate_timer_cb cb;
     void *arg;
-    composite_timer_t *next_spare;
 };
-
-static void timer_free(composite_timer_t *ct)
-{
-    composite_worker_t *cw = ct->cw;
-    if (cw->n_spare_timers < COMPOSITE_SPARES) {
-        ct->next_spare = cw->spare_timers;
-        cw->spare_timers = ct;
-        cw->n_spare_timers++;
-        return;
-    }
-    free(ct);
-}
 
 static void on_timer(upstream_timer_t *t)
 {
     composite_timer_t *ct = (composite_timer_t *)t;
     aggregate_timer_cb cb = ct->cb;
     void *arg = ct->arg;
-    timer_free(ct);
+    if (!spare_give(&ct->cw->spare_timers, ct))
+        free(ct);
     cb(arg);
 }
 
 static void *transport_timer_start(void *ctx, uint64_t ms, aggregate_timer_cb cb, void *arg)
 {
     composite_worker_t *cw = ctx;
-    composite_timer_t *ct = cw->spare_timers;
-    if (ct != NULL) {
-        cw->spare_timers = ct->next_spare;
-        cw->n_spare_timers--;
-    } else if ((ct = malloc(sizeof(*ct))) == NULL) {
+    composite_timer_t *ct = spare_take(&cw->spare_timers);
+    if (ct == NULL && (ct = malloc(sizeof(*ct))) == NULL)
         return NULL;
-    }
     ct->cw = cw;
     ct->cb = cb;
     ct->arg = arg;
@@ -304,7 +309,8 @@ static void transport_timer_cancel(void *ctx, void *timer)
     if (ct == NULL)
         return;
     upstream_timer_stop(&ct->timer);
-    timer_free(ct);
+    if (!spare_give(&ct->cw->spare_timers, ct))
+        free(ct);
 }
 
 static uint64_t transport_now(void *ctx)
@@ -339,18 +345,12 @@ void composite_worker_free(composite_worker_t *cw)
         return;
     aggregate_cache_free(cw->transport.cache);
     upstream_timers_dispose(&cw->timers);
-    while (cw->spare_calls != NULL) {
-        composite_call_t *c = cw->spare_calls;
-        cw->spare_calls = c->next_spare;
-        util_buf_dispose(&c->json);
-        util_buf_dispose(&c->outline);
-        free(c);
-    }
-    while (cw->spare_timers != NULL) {
-        composite_timer_t *t = cw->spare_timers;
-        cw->spare_timers = t->next_spare;
+    composite_call_t *c;
+    while ((c = spare_take(&cw->spare_calls)) != NULL)
+        call_dispose(c);
+    void *t;
+    while ((t = spare_take(&cw->spare_timers)) != NULL)
         free(t);
-    }
     free(cw);
 }
 

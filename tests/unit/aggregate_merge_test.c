@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aggregate/aggregate_int.h"
+#include "aggregate_test.h"
 #include "test.h"
 
 /* An endpoint whose calls carry the given directives ("{...}" members, comma-separated per call). */
@@ -42,18 +43,6 @@ static const aggregate_value_t *parse(const char *text)
     if (v == NULL)
         fprintf(stderr, "cannot parse %s: %s\n", text, err.message);
     return v;
-}
-
-/* Compact JSON of |v| (static buffer, valid until the next call). */
-static const char *text_of(const aggregate_value_t *v)
-{
-    static util_buf_t b;
-    b.len = 0;
-    if (v == NULL)
-        return NULL;
-    aggregate_value_write(&b, v);
-    util_buf_putc(&b, '\0');
-    return (const char *)b.data;
 }
 
 /* ---- shaping one response --------------------------------------------------------------- */
@@ -284,5 +273,6 @@ int main(void)
     test_merge();
     test_merge_large();
     util_arena_dispose(&arena);
+    text_of_dispose();
     return test_summary();
 }

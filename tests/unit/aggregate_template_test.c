@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "aggregate/aggregate_int.h"
+#include "aggregate_test.h"
 #include "test.h"
 
 #define ABSENT "<absent>"
@@ -34,18 +35,6 @@ static const aggregate_value_t *value_of(util_arena_t *a, const char *json)
         abort();
     }
     return v;
-}
-
-/* Compact JSON of |v| (static buffer, valid until the next call). */
-static const char *text_of(const aggregate_value_t *v)
-{
-    static util_buf_t b;
-    b.len = 0;
-    if (v == NULL)
-        return NULL;
-    aggregate_value_write(&b, v);
-    util_buf_putc(&b, '\0');
-    return (const char *)b.data;
 }
 
 static void env_init(env_t *e, const char *method)
@@ -336,5 +325,6 @@ int main(void)
     test_errors();
     test_deps();
     test_paths();
+    text_of_dispose();
     return test_summary();
 }

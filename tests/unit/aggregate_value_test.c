@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "aggregate/value.h"
+#include "aggregate_test.h"
 #include "test.h"
 
 static util_arena_t arena;
@@ -38,19 +39,6 @@ static const aggregate_value_t *parse(const char *text)
     if (v == NULL)
         fprintf(stderr, "cannot parse %s: %s\n", text, err.message);
     return v;
-}
-
-static util_buf_t text_buf;
-
-/* Compact JSON of |v| (in text_buf, valid until the next call), or NULL for NULL. */
-static const char *text_of(const aggregate_value_t *v)
-{
-    text_buf.len = 0;
-    if (v == NULL)
-        return NULL;
-    aggregate_value_write(&text_buf, v);
-    util_buf_putc(&text_buf, '\0');
-    return (const char *)text_buf.data;
 }
 
 /* ---- parse → write ------------------------------------------------------------------------ */
@@ -845,6 +833,6 @@ int main(void)
     test_copy();
     test_from_json();
     util_arena_dispose(&arena);
-    util_buf_dispose(&text_buf);
+    text_of_dispose();
     return test_summary();
 }
